@@ -1,0 +1,5 @@
+"""Allow ``python -m gitbot``."""
+
+from gitbot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Typed, frozen Kratix objects, built from validated YAML documents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+KRATIX_API_VERSION = "platform.kratix.io/v1alpha1"
+KRATIX_GROUP = "platform.kratix.io"
+KRATIX_VERSION = "v1alpha1"
+
+WorkflowType = Literal["promise", "resource"]
+Action = Literal["configure", "delete"]
+FilepathMode = Literal["nestedByMetadata", "none", "aggregatedYAML"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an object was read from: file and 1-based line of its document."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Container:
+    """One user container of a Pipeline, with the Kubernetes fields Kratix accepts."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+    env: tuple[Mapping[str, Any], ...] = ()
+    env_from: tuple[Mapping[str, Any], ...] = ()
+    volume_mounts: tuple[Mapping[str, Any], ...] = ()
+    image_pull_policy: str | None = None
+    security_context: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A Kratix Pipeline: containers run one after another sharing input/output/metadata."""
+
+    name: str
+    containers: tuple[Container, ...]
+    volumes: tuple[Mapping[str, Any], ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workflows:
+    """The four workflow lists of a Promise; delete lists keep only their first pipeline."""
+
+    promise_configure: tuple[Pipeline, ...] = ()
+    promise_delete: tuple[Pipeline, ...] = ()
+    resource_configure: tuple[Pipeline, ...] = ()
+    resource_delete: tuple[Pipeline, ...] = ()
+
+    def pipelines(self, workflow_type: WorkflowType, action: Action) -> tuple[Pipeline, ...]:
+        """The pipelines Kratix runs for this workflow and action (delete: the first only)."""
+        pipelines: tuple[Pipeline, ...] = getattr(self, f"{workflow_type}_{action}")
+        return pipelines[:1] if action == "delete" else pipelines
+
+
+@dataclass(frozen=True)
+class CRDInfo:
+    """What gitbot needs from a Promise's `spec.api` CRD: its storage GVK and plural."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    scope: str = "Namespaced"
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Promise:
+    """A validated Promise. `raw` is the whole object as written, for object.yaml and hashing."""
+
+    name: str
+    raw: Mapping[str, Any]
+    source: Source
+    api: CRDInfo | None = None
+    workflows: Workflows = field(default_factory=Workflows)
+    destination_selectors: Mapping[str, str] = field(default_factory=dict)
+    dependencies: tuple[Mapping[str, Any], ...] = ()
+    reconciliation_interval: timedelta | None = None
+    pipeline_namespace: str | None = None
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        spec: Mapping[str, Any] = self.raw.get("spec") or {}
+        return spec
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        labels: Mapping[str, str] = (self.raw.get("metadata") or {}).get("labels") or {}
+        return labels
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A Destination: where a group of documents may go, and how files are laid out there."""
+
+    name: str
+    source: Source
+    labels: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""
+    filepath_mode: FilepathMode = "nestedByMetadata"
+    aggregated_filename: str = "aggregated.yaml"
+    strict_match_labels: bool = False
+    init_workloads: bool = True
+
+
+IMPLICIT_DESTINATION = Destination(name="default", source=Source("<implicit>", 0), path="default")
+
+
+@dataclass(frozen=True)
+class ResourceRequest:
+    """A request for a Promise's API. `raw` is the object as written, namespace defaulted."""
+
+    promise_name: str
+    name: str
+    namespace: str
+    raw: Mapping[str, Any]
+    source: Source
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        spec: Mapping[str, Any] = self.raw.get("spec") or {}
+        return spec
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        labels: Mapping[str, str] = (self.raw.get("metadata") or {}).get("labels") or {}
+        return labels
