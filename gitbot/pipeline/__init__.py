@@ -1,0 +1,1 @@
+"""Running Promise workflows: the container engine adapter and the workflow runner."""

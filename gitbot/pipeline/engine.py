@@ -1,0 +1,255 @@
+"""The container engine adapter: the only module that talks to the docker SDK.
+
+It speaks the Docker Engine API, so it drives Docker or Podman's Docker-compatible service. A
+container runs as create, attach, start, read the stream to its end, inspect, remove: about three
+times faster than the SDK's `containers.run`, whose `wait` endpoint polls on Podman.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from gitbot.errors import ExternalError, UserError
+
+LOG_TAIL_BYTES = 256 * 1024
+MANAGED_LABEL = "io.gitbot.managed"
+
+
+class EngineError(ExternalError):
+    """The container engine could not be reached or refused a request."""
+
+
+class ImageError(UserError):
+    """An image is missing and may not or cannot be pulled."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host folder bind-mounted into a container."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything the engine needs to run one container, already resolved and validated."""
+
+    image: str
+    name_hint: str
+    entrypoint: Sequence[str] | None = None
+    cmd: Sequence[str] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    mounts: Sequence[Mount] = ()
+    user: str | None = None
+    read_only_root: bool = False
+    cap_add: Sequence[str] = ()
+    cap_drop: Sequence[str] = ()
+    privileged: bool = False
+    no_new_privileges: bool = False
+    nano_cpus: int | None = None
+    mem_limit: int | None = None
+    mem_reservation: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network: str | None = None
+    pull_policy: str = "IfNotPresent"
+
+
+@dataclass(frozen=True)
+class ContainerResult:
+    """How a container ended: exit code (None when killed on timeout), log tail, duration."""
+
+    exit_code: int | None
+    log: bytes
+    seconds: float
+    timed_out: bool = False
+
+
+class Engine(Protocol):
+    """What the workflow runner needs from a container engine."""
+
+    def run(self, spec: ContainerSpec, timeout: float) -> ContainerResult: ...
+
+    def image_user(self, image: str, pull_policy: str) -> str: ...
+
+
+class DockerEngine:
+    """A container engine reached through the Docker Engine API."""
+
+    def __init__(self, base_url: str | None = None, api_timeout: float = 60.0) -> None:
+        self.base_url = base_url or "unix:///var/run/docker.sock"
+        try:
+            self._client = docker.DockerClient(base_url=self.base_url, timeout=int(api_timeout))
+        except docker.errors.DockerException as e:
+            raise EngineError(f"cannot use the container engine at {self.base_url}: {e}") from e
+        self._pulled: set[str] = set()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def ping(self) -> None:
+        """Raise EngineError unless the engine answers."""
+        self._call("ping", self._client.ping)
+
+    def run(self, spec: ContainerSpec, timeout: float) -> ContainerResult:
+        """Run one container to its end (or kill it after `timeout` seconds); always remove it."""
+        self._ensure_image(spec.image, spec.pull_policy)
+        started = time.monotonic()
+        container = self._call("create container", lambda: self._create(spec))
+        try:
+            # Attached before start, the stream holds the whole log and ends with the container;
+            # following logs instead waits on Podman's polling, 0.25 s per container.
+            stream = self._call(
+                "attach",
+                lambda: container.attach(stdout=True, stderr=True, stream=True, logs=True),
+            )
+            reader = _StreamReader(stream)
+            self._call("start container", container.start)
+            finished = reader.wait(timeout)
+            if not finished:
+                self._kill(container)
+                reader.wait(10)
+                return ContainerResult(None, reader.tail(), time.monotonic() - started, True)
+            state = self._call("inspect container", lambda: _reload_state(container))
+            return ContainerResult(
+                int(state["ExitCode"]), reader.tail(), time.monotonic() - started
+            )
+        finally:
+            self._remove(container)
+
+    def image_user(self, image: str, pull_policy: str) -> str:
+        """The user an image runs as by default ("" means root), pulling it per the policy."""
+        self._ensure_image(image, pull_policy)
+        attrs = self._call("inspect image", lambda: self._client.images.get(image).attrs)
+        user: str = (attrs.get("Config") or {}).get("User") or ""
+        return user
+
+    def _create(self, spec: ContainerSpec) -> Any:
+        security_opt = ["no-new-privileges"] if spec.no_new_privileges else None
+        return self._client.containers.create(
+            spec.image,
+            command=list(spec.cmd) if spec.cmd is not None else None,
+            entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
+            name=f"gitbot-{spec.name_hint[:40]}-{uuid.uuid4().hex[:8]}",
+            environment=dict(spec.env),
+            volumes={
+                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+                for m in spec.mounts
+            },
+            user=spec.user,
+            read_only=spec.read_only_root,
+            cap_add=list(spec.cap_add) or None,
+            cap_drop=list(spec.cap_drop) or None,
+            privileged=spec.privileged,
+            security_opt=security_opt,
+            nano_cpus=spec.nano_cpus,
+            mem_limit=spec.mem_limit,
+            mem_reservation=spec.mem_reservation,
+            labels={MANAGED_LABEL: "true", **spec.labels},
+            network_mode=spec.network,
+            detach=True,
+        )
+
+    def _ensure_image(self, image: str, policy: str) -> None:
+        if policy == "Always" and image not in self._pulled:
+            self._pull(image)
+            return
+        if self._has_image(image):
+            return
+        if policy == "Never":
+            raise ImageError(f"image {image} is not present and its imagePullPolicy is Never")
+        self._pull(image)
+
+    def _has_image(self, image: str) -> bool:
+        try:
+            self._call("inspect image", lambda: self._client.images.get(image))
+        except _NotFound:
+            return False
+        return True
+
+    def _pull(self, image: str) -> None:
+        try:
+            self._call("pull image", lambda: self._client.images.pull(image))
+        except (_NotFound, EngineError) as e:
+            raise ImageError(f"cannot pull image {image}: {e}") from e
+        self._pulled.add(image)
+
+    def _kill(self, container: Any) -> None:
+        # It may have ended on its own meanwhile; removal forces it anyway.
+        with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+            container.kill()
+
+    def _remove(self, container: Any) -> None:
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+            raise EngineError(f"cannot remove container {container.name}: {e}") from e
+
+    def _call(self, what: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except docker.errors.NotFound as e:
+            raise _NotFound(str(e)) from e
+        except docker.errors.APIError as e:
+            raise EngineError(f"container engine refused to {what}: {e.explanation or e}") from e
+        except (requests.exceptions.RequestException, docker.errors.DockerException) as e:
+            raise EngineError(
+                f"cannot reach the container engine at {self.base_url} to {what}: {e}"
+            ) from e
+
+
+class _NotFound(EngineError):
+    pass
+
+
+def _reload_state(container: Any) -> dict[str, Any]:
+    container.reload()
+    state: dict[str, Any] = container.attrs["State"]
+    return state
+
+
+class _StreamReader:
+    """Reads an attach stream in a thread, keeping only the tail, so a timeout can interrupt."""
+
+    def __init__(self, stream: Any) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: Any) -> None:
+        try:
+            for chunk in stream:
+                self._chunks.append(chunk)
+                self._size += len(chunk)
+                while self._size > LOG_TAIL_BYTES and len(self._chunks) > 1:
+                    self._size -= len(self._chunks.popleft())
+        except (requests.exceptions.RequestException, OSError, ValueError):
+            pass  # the stream breaks when the container is killed or removed
+        finally:
+            # The SDK's stream.close() leaves the HTTP response (and its socket) open.
+            for closable in (stream, getattr(stream, "_response", None)):
+                with contextlib.suppress(Exception):  # closing a broken stream may fail: fine
+                    closable.close()  # type: ignore[union-attr]
+            self._done.set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._done.wait(timeout)
+
+    def tail(self) -> bytes:
+        return b"".join(list(self._chunks))[-LOG_TAIL_BYTES:]

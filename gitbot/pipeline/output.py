@@ -1,0 +1,62 @@
+"""Read a pipeline's /kratix/output safely: regular files only, inside the folder, within limits."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitbot.errors import UserError
+
+
+class OutputRejected(UserError):
+    """The pipeline wrote something gitbot will not put in a state repository."""
+
+
+@dataclass(frozen=True)
+class OutputLimits:
+    """Bounds on what one pipeline may produce."""
+
+    max_files: int = 1000
+    max_bytes: int = 64 * 1024 * 1024
+
+
+def collect_output(root: Path, limits: OutputLimits) -> dict[str, bytes]:
+    """Every regular file under root by its POSIX path relative to root, sorted."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for relative, entry in _walk(root, ""):
+        info = entry.stat(follow_symlinks=False)
+        if stat.S_ISLNK(info.st_mode):
+            raise OutputRejected(f"output file '{relative}' is a symlink; only regular files")
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputRejected(f"output file '{relative}' is not a regular file")
+        if len(files) >= limits.max_files:
+            raise OutputRejected(f"output has more than {limits.max_files} files (at '{relative}')")
+        total += info.st_size
+        if total > limits.max_bytes:
+            raise OutputRejected(
+                f"output is larger than {limits.max_bytes} bytes (at '{relative}')"
+            )
+        files[relative] = _read_no_follow(entry.path)
+    return dict(sorted(files.items()))
+
+
+def _walk(folder: Path | str, prefix: str) -> list[tuple[str, os.DirEntry[str]]]:
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            relative = f"{prefix}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                found.extend(_walk(entry.path, relative + "/"))
+            else:
+                found.append((relative, entry))
+    return found
+
+
+def _read_no_follow(path: str) -> bytes:
+    # O_NOFOLLOW: a file swapped for a symlink after the check still cannot be followed.
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()

@@ -1,0 +1,352 @@
+"""Run one workflow of one object, pipeline after pipeline, exactly as Kratix runs it.
+
+Per pipeline: fresh input/output/metadata folders, object.yaml with the current status, the
+containers one after another, then what Kratix's work-writer and status-writer do: read the
+output, validate destination-selectors.yaml, merge status.yaml, honour workflow-control.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from gitbot import yamlio
+from gitbot.errors import UserError
+from gitbot.kratix.objects import Pipeline
+from gitbot.kratix.scheduling import DestinationSelector, parse_destination_selectors
+from gitbot.kratix.status import (
+    WorkflowControl,
+    final_message,
+    merge_status,
+    parse_workflow_control,
+)
+from gitbot.kratix.workflow import WorkflowTarget, input_object, kratix_env
+from gitbot.pipeline.containers import (
+    ContainerContext,
+    ContainerPolicy,
+    container_spec,
+    pull_policy,
+)
+from gitbot.pipeline.engine import Engine, Mount
+from gitbot.pipeline.output import OutputLimits, collect_output
+from gitbot.secrets import KeyedStore, Redactor
+
+LOG_TAIL_LINES = 20
+PipelineOutcome = Literal["succeeded", "suspended", "failed"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Operator settings for running workflows."""
+
+    container_timeout: float = 600.0
+    output_limits: OutputLimits = field(default_factory=OutputLimits)
+    policy: ContainerPolicy = field(default_factory=ContainerPolicy)
+    work_dir: Path | None = None  # must be a path the engine can bind-mount
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    """One container's run: exit code (None if killed on timeout) and its redacted log tail."""
+
+    name: str
+    image: str
+    seconds: float
+    exit_code: int | None
+    log: str
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a workflow stopped: which pipeline and container, and the end of its log."""
+
+    pipeline: str
+    message: str
+    container: str | None = None
+    log_tail: str = ""
+
+    def __str__(self) -> str:
+        where = f"pipeline '{self.pipeline}'"
+        if self.container:
+            where += f" container '{self.container}'"
+        text = f"{where} failed: {self.message}"
+        if self.log_tail:
+            text += f"\n--- last lines of its log ---\n{self.log_tail}"
+        return text
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One pipeline's result: its files (configure only), selectors and status effects."""
+
+    name: str
+    outcome: PipelineOutcome
+    containers: tuple[ContainerRun, ...]
+    seconds: float
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    selectors: tuple[DestinationSelector, ...] = ()
+    control: WorkflowControl | None = None
+    status_keys: tuple[str, ...] = ()
+    dropped_status_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """A whole workflow: the pipelines that ran, the object's final status, any failure."""
+
+    target: WorkflowTarget
+    pipelines: tuple[PipelineRun, ...]
+    status: Mapping[str, Any]
+    failure: Failure | None = None
+
+    @property
+    def outcome(self) -> PipelineOutcome:
+        if self.failure is not None:
+            return "failed"
+        if any(p.outcome == "suspended" for p in self.pipelines):
+            return "suspended"
+        return "succeeded"
+
+
+class _PipelineFailed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+
+
+ContainerObserver = Callable[[str, ContainerRun], None]
+
+
+class WorkflowRunner:
+    """Runs workflows through a container engine with secrets and config maps from folders."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        secrets: KeyedStore,
+        config_maps: KeyedStore,
+        redactor: Redactor,
+        options: RunOptions | None = None,
+        on_container: ContainerObserver | None = None,
+    ) -> None:
+        self.engine = engine
+        self.secrets = secrets
+        self.config_maps = config_maps
+        self.redact = redactor
+        self.options = options or RunOptions()
+        self.on_container = on_container
+
+    def run(self, target: WorkflowTarget, status: Mapping[str, Any] | None = None) -> WorkflowRun:
+        """Run every pipeline of the target's workflow until one fails or suspends."""
+        current: dict[str, Any] = {**(status or {}), "message": "Pending"}
+        done: list[PipelineRun] = []
+        for pipeline in target.pipelines:
+            try:
+                result, current = self._run_pipeline(target, pipeline, current)
+            except _PipelineFailed as failed:
+                return WorkflowRun(target, tuple(done), current, failed.failure)
+            done.append(result)
+            if result.outcome == "suspended":
+                break
+        else:
+            if current.get("message") == "Pending":
+                current["message"] = final_message(current, target.workflow_type)
+        return WorkflowRun(target, tuple(done), current)
+
+    def _run_pipeline(
+        self, target: WorkflowTarget, pipeline: Pipeline, status: dict[str, Any]
+    ) -> tuple[PipelineRun, dict[str, Any]]:
+        started = time.monotonic()
+        folder = Path(tempfile.mkdtemp(prefix="gitbot-pipeline-", dir=self.options.work_dir))
+        try:
+            dirs = _prepare_folders(folder)
+            (dirs["input"] / "object.yaml").write_text(
+                yamlio.dump_sorted(input_object(target, status)), encoding="utf-8"
+            )
+            containers = self._run_containers(target, pipeline, folder, dirs)
+            return self._finish_pipeline(target, pipeline, dirs, status, containers, started)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _run_containers(
+        self, target: WorkflowTarget, pipeline: Pipeline, folder: Path, dirs: dict[str, Path]
+    ) -> tuple[ContainerRun, ...]:
+        mounts = [
+            Mount(str(dirs["input"]), "/kratix/input", read_only=True),
+            Mount(str(dirs["output"]), "/kratix/output"),
+            Mount(str(dirs["metadata"]), "/kratix/metadata"),
+        ]
+        runs: list[ContainerRun] = []
+        try:
+            volume_dirs = self._prepare_volumes(pipeline, folder / "volumes")
+        except UserError as e:
+            raise _PipelineFailed(Failure(pipeline.name, self.redact(str(e)))) from e
+        for container in pipeline.containers:
+            ctx = ContainerContext(
+                pipeline=pipeline,
+                kratix_env=kratix_env(target, pipeline),
+                kratix_mounts=mounts,
+                volume_dirs=volume_dirs,
+                secrets=self.secrets,
+                config_maps=self.config_maps,
+                policy=self.options.policy,
+                name_hint=_name_hint(target.pipeline_id(pipeline), container.name),
+                labels={**pipeline.labels, "io.gitbot.pipeline": target.pipeline_id(pipeline)},
+            )
+            try:
+                image_user = ""
+                if container.security_context.get("runAsNonRoot"):
+                    image_user = self.engine.image_user(
+                        container.image,
+                        pull_policy(container, self.options.policy.default_pull_policy),
+                    )
+                spec = container_spec(container, ctx, image_user)
+                result = self.engine.run(spec, self.options.container_timeout)
+            except UserError as e:
+                message = self.redact(str(e))
+                raise _PipelineFailed(Failure(pipeline.name, message, container.name)) from e
+            log = self.redact(result.log.decode("utf-8", errors="replace"))
+            run = ContainerRun(
+                container.name,
+                container.image,
+                result.seconds,
+                result.exit_code,
+                log,
+                result.timed_out,
+            )
+            runs.append(run)
+            if self.on_container is not None:
+                self.on_container(pipeline.name, run)
+            if result.timed_out or result.exit_code != 0:
+                raise _PipelineFailed(
+                    Failure(
+                        pipeline.name, _exit_message(run, self.options), container.name, _tail(log)
+                    )
+                )
+        return tuple(runs)
+
+    def _finish_pipeline(
+        self,
+        target: WorkflowTarget,
+        pipeline: Pipeline,
+        dirs: dict[str, Path],
+        status: dict[str, Any],
+        containers: tuple[ContainerRun, ...],
+        started: float,
+    ) -> tuple[PipelineRun, dict[str, Any]]:
+        try:
+            control = _read_control(dirs["metadata"])
+            files: Mapping[str, bytes] = {}
+            selectors: tuple[DestinationSelector, ...] = ()
+            if target.action == "configure" and not (control and control.halts):
+                files = collect_output(dirs["output"], self.options.output_limits)
+                selectors = _read_selectors(dirs["metadata"])
+            incoming = _read_yaml(dirs["metadata"] / "status.yaml")
+            merged = merge_status(
+                status, incoming if incoming is not None else {}, target.workflow_type
+            )
+        except UserError as e:
+            raise _PipelineFailed(Failure(pipeline.name, self.redact(str(e)))) from e
+        outcome: PipelineOutcome = "suspended" if control and control.halts else "succeeded"
+        result = PipelineRun(
+            name=pipeline.name,
+            outcome=outcome,
+            containers=containers,
+            seconds=time.monotonic() - started,
+            files=files,
+            selectors=selectors,
+            control=control,
+            status_keys=tuple(sorted(incoming)) if isinstance(incoming, dict) else (),
+            dropped_status_keys=merged.dropped,
+        )
+        return result, dict(merged.status)
+
+    def _prepare_volumes(self, pipeline: Pipeline, root: Path) -> dict[str, str]:
+        dirs: dict[str, str] = {}
+        for volume in pipeline.volumes:
+            target = root / volume["name"]
+            target.mkdir(parents=True)
+            if "emptyDir" in volume:
+                target.chmod(0o777)
+            else:
+                source = volume.get("secret") or volume.get("configMap") or {}
+                store = self.secrets if "secret" in volume else self.config_maps
+                name = source.get("secretName") or source.get("name")
+                keys = store.keys(str(name), optional=bool(source.get("optional")))
+                _write_volume(target, keys, source, volume["name"])
+            dirs[volume["name"]] = str(target)
+        return dirs
+
+
+def _prepare_folders(folder: Path) -> dict[str, Path]:
+    dirs = {name: folder / name for name in ("input", "output", "metadata")}
+    for name, path in dirs.items():
+        path.mkdir()
+        # Images that run as non-root must still write their output and metadata.
+        path.chmod(0o755 if name == "input" else 0o777)
+    return dirs
+
+
+def _write_volume(
+    target: Path, keys: Mapping[str, str], source: Mapping[str, Any], volume: str
+) -> None:
+    mode = int(source.get("defaultMode", 0o644))
+    items = source.get("items")
+    selected = (
+        [(i["key"], i["path"], int(i.get("mode", mode))) for i in items]
+        if items
+        else [(key, key, mode) for key in keys]
+    )
+    for key, relative, file_mode in selected:
+        if key not in keys:
+            raise UserError(f"volume '{volume}': key '{key}' not found")
+        if relative.startswith("/") or ".." in relative.split("/"):
+            raise UserError(f"volume '{volume}': item path '{relative}' must stay inside it")
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(keys[key])
+        path.chmod(file_mode)
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file() or path.is_symlink():
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return yamlio.safe_load(text, f"/kratix/metadata/{path.name}")
+
+
+def _read_control(metadata: Path) -> WorkflowControl | None:
+    data = _read_yaml(metadata / "workflow-control.yaml")
+    return None if data is None else parse_workflow_control(data)
+
+
+def _read_selectors(metadata: Path) -> tuple[DestinationSelector, ...]:
+    for name in ("destination-selectors.yaml", "scheduling.yaml"):  # the old name still works
+        data = _read_yaml(metadata / name)
+        if data is not None:
+            return parse_destination_selectors(data)
+    return ()
+
+
+def _exit_message(run: ContainerRun, options: RunOptions) -> str:
+    if run.timed_out:
+        return (
+            f"timed out after {options.container_timeout:g}s; the container was killed and removed"
+        )
+    return f"exited with code {run.exit_code}"
+
+
+def _tail(log: str) -> str:
+    return "\n".join(log.rstrip("\n").splitlines()[-LOG_TAIL_LINES:])
+
+
+def _name_hint(pipeline_id: str, container: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{pipeline_id}-{container}")

@@ -1,0 +1,98 @@
+"""Bot-wide settings from GITBOT_* environment variables, validated with every problem at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from gitbot.errors import UserError
+
+T = TypeVar("T")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operator settings; CLI flags override them per command."""
+
+    engine_url: str | None = None
+    container_timeout: float = 600.0
+    allow_privileged: bool = False
+    default_pull_policy: str | None = None
+    container_network: str | None = None
+    max_output_files: int = 1000
+    max_output_bytes: int = 64 * 1024 * 1024
+    work_dir: Path | None = None
+    secrets_dir: Path | None = None
+    config_maps_dir: Path | None = None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment; UserError lists every invalid variable."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    def get(name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as e:
+            problems.append(f"{name}={raw!r}: {e}")
+            return default
+
+    settings = Settings(
+        engine_url=env.get("GITBOT_ENGINE_URL") or env.get("DOCKER_HOST") or None,
+        container_timeout=get("GITBOT_CONTAINER_TIMEOUT", _positive_float, 600.0),
+        allow_privileged=get("GITBOT_ALLOW_PRIVILEGED", _boolean, False),
+        default_pull_policy=get("GITBOT_DEFAULT_IMAGE_PULL_POLICY", _pull_policy, None),
+        container_network=env.get("GITBOT_CONTAINER_NETWORK") or None,
+        max_output_files=get("GITBOT_MAX_OUTPUT_FILES", _positive_int, 1000),
+        max_output_bytes=get("GITBOT_MAX_OUTPUT_BYTES", _positive_int, 64 * 1024 * 1024),
+        work_dir=get("GITBOT_WORK_DIR", _directory, None),
+        secrets_dir=get("GITBOT_SECRETS_DIR", _directory, None),
+        config_maps_dir=get("GITBOT_CONFIG_MAPS_DIR", _directory, None),
+    )
+    if problems:
+        raise UserError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
+    return settings
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _pull_policy(raw: str) -> str:
+    if raw not in PULL_POLICIES:
+        raise ValueError(f"must be one of {', '.join(PULL_POLICIES)}")
+    return raw
+
+
+def _directory(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_dir():
+        raise ValueError("is not a directory")
+    return path

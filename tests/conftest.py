@@ -1,0 +1,63 @@
+"""Shared fixtures: one per external system (the container engine), real everything."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitbot.pipeline.engine import DockerEngine, EngineError
+
+ROOT = Path(__file__).resolve().parent.parent
+BUSYBOX = "docker.io/library/busybox:latest"
+
+
+def _engine_url() -> str:
+    """The engine at DOCKER_HOST if it answers, else the one scripts/engine-up starts."""
+    url = os.environ.get("DOCKER_HOST")
+    if url:
+        engine = DockerEngine(url, api_timeout=5)
+        try:
+            engine.ping()
+            return url
+        except EngineError:
+            pass
+        finally:
+            engine.close()
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "engine-up")], capture_output=True, text=True, timeout=600
+    )
+    if started.returncode != 0:
+        raise RuntimeError(f"scripts/engine-up failed:\n{started.stderr}")
+    url = started.stdout.strip().rsplit("=", 1)[-1]
+    os.environ["DOCKER_HOST"] = url
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine_url() -> str:
+    return _engine_url()
+
+
+@pytest.fixture
+def engine(engine_url: str) -> Iterator[DockerEngine]:
+    engine = DockerEngine(engine_url)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def example_images(engine_url: str) -> list[str]:
+    """The example Promises' pipeline images, built from promises/ through the engine."""
+    spec = importlib.util.spec_from_file_location(
+        "build_images", ROOT / "promises" / "build_images.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built: list[str] = module.build_all(quiet=True)
+    return built
