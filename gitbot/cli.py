@@ -1,0 +1,76 @@
+"""The `gitbot` command line: parse arguments, dispatch, turn errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from gitbot import __version__
+from gitbot.errors import EXIT_EXTERNAL, EXIT_USER_ERROR, ExternalError, GitbotError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gitbot", description="Run Kratix Promise workflows from git, without a cluster."
+    )
+    parser.add_argument("--version", action="version", version=f"gitbot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="validate Promises, Destinations, requests")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+
+    run = commands.add_parser("run", help="run one object's workflow in real containers")
+    run.add_argument("promise", metavar="PROMISE_FILE")
+    run.add_argument("--resource", metavar="REQUEST_FILE", help="run this request's workflow")
+    run.add_argument("--action", choices=("configure", "delete"), default="configure")
+    run.add_argument(
+        "--destinations",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Destination files (repeatable); default: one implicit Destination 'default'",
+    )
+    run.add_argument("--secrets-dir", metavar="DIR", help="secrets as <DIR>/<name>/<key>")
+    run.add_argument("--config-maps-dir", metavar="DIR", help="config maps as <DIR>/<name>/<key>")
+    run.add_argument("--out", metavar="DIR", help="write the state-store files here")
+    run.add_argument("--expect", metavar="DIR", help="compare the files with this tree")
+    run.add_argument("--state-path", default="", help="state store root inside the repository")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="per-container timeout")
+    run.add_argument("--dry-run", action="store_true", help="set KRATIX_DRY_RUN for resources")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _dispatch(args)
+    except ExternalError as e:
+        print(f"gitbot: error: {e}", file=sys.stderr)
+        return EXIT_EXTERNAL
+    except GitbotError as e:
+        print(f"gitbot: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("gitbot: interrupted; containers removed", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        from gitbot.commands.validate import validate
+
+        return validate(args.files, sys.stdout)
+    from gitbot.commands.run import run_command
+
+    return run_command(args, sys.stdout)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM unwinds like Ctrl-C, so running containers are removed on the way out.
+    raise KeyboardInterrupt

@@ -1,0 +1,532 @@
+"""Load Promises, Destinations and resource requests from YAML files, with every problem found."""
+
+from __future__ import annotations
+
+import copy
+import os
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, cast
+
+from gitbot.durations import parse_go_duration
+from gitbot.errors import InvalidObjects, Problem
+from gitbot.kratix.objects import (
+    KRATIX_API_VERSION,
+    CRDInfo,
+    Destination,
+    FilepathMode,
+    Promise,
+    ResourceRequest,
+    Source,
+    Workflows,
+)
+from gitbot.kratix.validate import Checker, check_pipelines
+from gitbot.yamlio import Path, YamlDocument, load_file
+
+CRD_API_VERSION = "apiextensions.k8s.io/v1"
+OBJECT_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
+PROMISE_SPEC_KEYS = (
+    "api",
+    "dependencies",
+    "destinationSelectors",
+    "requiredPromises",
+    "scheduling",
+    "workflows",
+)
+DESTINATION_SPEC_KEYS = ("filepath", "initWorkloads", "path", "stateStoreRef", "strictMatchLabels")
+FILEPATH_MODES = ("nestedByMetadata", "none", "aggregatedYAML")
+MIN_RECONCILIATION_INTERVAL = timedelta(minutes=1)
+REQUEST_NAME_MAX = 63
+
+
+@dataclass
+class LoadResult:
+    """Everything found in a set of files: valid objects, problems, warnings, other documents."""
+
+    promises: list[Promise] = field(default_factory=list)
+    destinations: list[Destination] = field(default_factory=list)
+    resources: list[ResourceRequest] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    ignored: list[Source] = field(default_factory=list)
+
+
+# --- Promise ----------------------------------------------------------------------------------
+
+
+def parse_promise(doc: YamlDocument) -> tuple[Promise, list[Problem]]:
+    """A valid Promise and its warnings; InvalidObjects lists every error otherwise."""
+    ck = Checker(doc)
+    promise = _promise(ck)
+    if promise is None or ck.errors:
+        raise InvalidObjects(ck.errors)
+    return promise, ck.warnings
+
+
+def _promise(ck: Checker) -> Promise | None:
+    obj = ck.mapping(ck.doc.data, ())
+    if obj is None:
+        return None
+    ck.keys(obj, (), OBJECT_KEYS)
+    name, _ = _metadata(ck, obj)
+    spec = ck.get(obj, (), "spec", "a mapping") or {}
+    where: Path = ("spec",)
+    ck.keys(spec, where, PROMISE_SPEC_KEYS, warn=True)
+    api = _crd(ck, spec["api"], (*where, "api")) if spec.get("api") is not None else None
+    workflows, interval, namespace = _workflows(ck, spec, name, spec.get("api") is not None)
+    selectors = _selectors(ck, spec)
+    dependencies = _dependencies(ck, spec)
+    _required_promises(ck, spec)
+    if name is None or ck.errors:
+        return None
+    return Promise(
+        name=name,
+        raw=copy.deepcopy(obj),
+        source=Source(ck.doc.file, ck.doc.line),
+        api=api,
+        workflows=workflows,
+        destination_selectors=selectors,
+        dependencies=dependencies,
+        reconciliation_interval=interval,
+        pipeline_namespace=namespace,
+    )
+
+
+def _metadata(
+    ck: Checker, obj: Mapping[str, Any], max_length: int = 253
+) -> tuple[str | None, dict[str, str]]:
+    """metadata.name (a DNS-1123 subdomain) and labels; annotations checked."""
+    metadata = ck.require(obj, (), "metadata", "a mapping")
+    if metadata is None:
+        return None, {}
+    name = ck.require(metadata, ("metadata",), "name", "a string")
+    if name is not None and not ck.dns_subdomain(name, ("metadata", "name"), max_length):
+        name = None
+    labels = ck.string_map(metadata, ("metadata",), "labels", labels=True)
+    ck.string_map(metadata, ("metadata",), "annotations")
+    return cast("str | None", name), labels
+
+
+def _crd(ck: Checker, value: Any, path: Path) -> CRDInfo | None:
+    """The storage GVK and plural of a Promise's `spec.api` CustomResourceDefinition."""
+    crd = ck.mapping(value, path)
+    if crd is None:
+        return None
+    ck.exact(crd, path, "apiVersion", CRD_API_VERSION)
+    ck.exact(crd, path, "kind", "CustomResourceDefinition")
+    spec = ck.require(crd, path, "spec", "a mapping")
+    if spec is None:
+        return None
+    where = (*path, "spec")
+    group = ck.require(spec, where, "group", "a string")
+    names = ck.require(spec, where, "names", "a mapping") or {}
+    kind = ck.require(names, (*where, "names"), "kind", "a string") if names else None
+    plural = ck.require(names, (*where, "names"), "plural", "a string") if names else None
+    scope = ck.require(spec, where, "scope", "a string")
+    if scope is not None and scope != "Namespaced":
+        ck.error((*where, "scope"), f"must be a namespaced CRD (scope: Namespaced), got '{scope}'")
+    version = _storage_version(ck, spec, where)
+    _crd_name(ck, crd, path, plural, group)
+    if group is None or kind is None or plural is None or version is None:
+        return None
+    return CRDInfo(group=group, version=version, kind=kind, plural=plural)
+
+
+def _storage_version(ck: Checker, spec: Mapping[str, Any], path: Path) -> str | None:
+    versions = ck.require(spec, path, "versions", "a list")
+    if versions is None:
+        return None
+    if not versions:
+        ck.error((*path, "versions"), "must list at least one version")
+        return None
+    names: list[str] = []
+    stored: list[str] = []
+    for i, version in enumerate(versions):
+        where = (*path, "versions", i)
+        if ck.mapping(version, where) is None:
+            continue
+        name = ck.require(version, where, "name", "a string")
+        if name is not None:
+            names.append(name)
+            if ck.get(version, where, "storage", "a boolean"):
+                stored.append(name)
+    if len(stored) > 1:
+        ck.error((*path, "versions"), f"only one version may have storage: true, found {stored}")
+    if len(names) != len(versions):
+        return None
+    return stored[0] if stored else names[0]
+
+
+def _crd_name(
+    ck: Checker, crd: Mapping[str, Any], path: Path, plural: str | None, group: str | None
+) -> None:
+    metadata = ck.require(crd, path, "metadata", "a mapping")
+    if metadata is None:
+        return
+    name = ck.require(metadata, (*path, "metadata"), "name", "a string")
+    if name is not None and plural is not None and group is not None:
+        expected = f"{plural}.{group}"
+        if name != expected:
+            where = (*path, "metadata", "name")
+            ck.error(where, f"must be '<plural>.<group>' ('{expected}'), got '{name}'")
+
+
+def _workflows(
+    ck: Checker, spec: Mapping[str, Any], name: str | None, has_api: bool
+) -> tuple[Workflows, timedelta | None, str | None]:
+    path: Path = ("spec", "workflows")
+    workflows = ck.get(spec, ("spec",), "workflows", "a mapping")
+    if workflows is None:
+        return Workflows(), None, None
+    ck.keys(workflows, path, ("config", "promise", "resource"))
+    lists: dict[str, tuple[Any, ...]] = {}
+    for workflow_type in ("promise", "resource"):
+        actions = ck.get(workflows, path, workflow_type, "a mapping") or {}
+        ck.keys(actions, (*path, workflow_type), ("configure", "delete"))
+        for action in ("configure", "delete"):
+            where = (*path, workflow_type, action)
+            prefix = f"{name}-{workflow_type}-{action}" if name else None
+            pipelines = check_pipelines(ck, actions.get(action), where, prefix)
+            lists[f"{workflow_type}_{action}"] = pipelines
+        if workflow_type == "resource" and actions and not has_api:
+            message = "resource workflows never run: the Promise has no spec.api"
+            ck.warn((*path, "resource"), message)
+    interval, namespace = _workflow_config(ck, workflows, path)
+    return Workflows(**lists), interval, namespace
+
+
+def _workflow_config(
+    ck: Checker, workflows: Mapping[str, Any], path: Path
+) -> tuple[timedelta | None, str | None]:
+    config = ck.get(workflows, path, "config", "a mapping")
+    if config is None:
+        return None, None
+    where = (*path, "config")
+    ck.keys(config, where, ("pipelineNamespace", "reconciliationInterval"))
+    namespace = ck.get(config, where, "pipelineNamespace", "a string")
+    if namespace is not None and not ck.dns_label(namespace, (*where, "pipelineNamespace")):
+        namespace = None
+    text = ck.get(config, where, "reconciliationInterval", "a string")
+    if text is None:
+        return None, namespace
+    try:
+        interval = parse_go_duration(text)
+    except ValueError as exc:
+        ck.error((*where, "reconciliationInterval"), str(exc))
+        return None, namespace
+    if interval < MIN_RECONCILIATION_INTERVAL:
+        ck.error(
+            (*where, "reconciliationInterval"),
+            f"reconciliationInterval must be at least 1m, got {text}",
+        )
+        return None, namespace
+    return interval, namespace
+
+
+def _selectors(ck: Checker, spec: Mapping[str, Any]) -> dict[str, str]:
+    """`destinationSelectors` and the old `scheduling`, squashed: earlier entries win."""
+    squashed: dict[str, str] = {}
+    for i, entry in enumerate(ck.get(spec, ("spec",), "destinationSelectors", "a list") or ()):
+        where: Path = ("spec", "destinationSelectors", i)
+        if ck.mapping(entry, where) is not None:
+            ck.keys(entry, where, ("matchLabels",))
+            for key, value in ck.string_map(entry, where, "matchLabels", labels=True).items():
+                squashed.setdefault(key, value)
+    for i, entry in enumerate(ck.get(spec, ("spec",), "scheduling", "a list") or ()):
+        where = ("spec", "scheduling", i)
+        if ck.mapping(entry, where) is None:
+            continue
+        ck.keys(entry, where, ("target",))
+        target = ck.get(entry, where, "target", "a mapping")
+        if target is not None:
+            ck.keys(target, (*where, "target"), ("matchLabels",))
+            labels = ck.string_map(target, (*where, "target"), "matchLabels", labels=True)
+            for key, value in labels.items():
+                squashed.setdefault(key, value)
+    return squashed
+
+
+def _dependencies(ck: Checker, spec: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    items = ck.get(spec, ("spec",), "dependencies", "a list") or []
+    found = [ck.mapping(item, ("spec", "dependencies", i)) for i, item in enumerate(items)]
+    return tuple(copy.deepcopy(item) for item in found if item is not None)
+
+
+def _required_promises(ck: Checker, spec: Mapping[str, Any]) -> None:
+    for i, entry in enumerate(ck.get(spec, ("spec",), "requiredPromises", "a list") or ()):
+        where: Path = ("spec", "requiredPromises", i)
+        if ck.mapping(entry, where) is not None:
+            ck.keys(entry, where, ("name", "version"))
+            ck.require(entry, where, "name", "a string")
+            ck.get(entry, where, "version", "a string")
+
+
+# --- Destination ------------------------------------------------------------------------------
+
+
+def parse_destination(doc: YamlDocument) -> Destination:
+    """A valid Destination; InvalidObjects lists every error otherwise."""
+    destination, errors, _ = _destination(doc)
+    if destination is None:
+        raise InvalidObjects(errors)
+    return destination
+
+
+def _destination(doc: YamlDocument) -> tuple[Destination | None, list[Problem], list[Problem]]:
+    ck = Checker(doc)
+    obj = ck.mapping(doc.data, ())
+    if obj is None:
+        return None, ck.errors, ck.warnings
+    ck.keys(obj, (), OBJECT_KEYS)
+    name, labels = _metadata(ck, obj)
+    spec = ck.get(obj, (), "spec", "a mapping") or {}
+    ck.keys(spec, ("spec",), DESTINATION_SPEC_KEYS)
+    path = _destination_path(ck, spec, name or "")
+    mode, filename = _filepath(ck, spec)
+    strict = ck.get(spec, ("spec",), "strictMatchLabels", "a boolean")
+    init = ck.get(spec, ("spec",), "initWorkloads", "a mapping")
+    enabled = None
+    if init is not None:
+        ck.keys(init, ("spec", "initWorkloads"), ("enabled",))
+        enabled = ck.get(init, ("spec", "initWorkloads"), "enabled", "a boolean")
+    if name is None or ck.errors:
+        return None, ck.errors, ck.warnings
+    destination = Destination(
+        name=name,
+        source=Source(doc.file, doc.line),
+        labels=labels,
+        path=path,
+        filepath_mode=mode,
+        aggregated_filename=filename,
+        strict_match_labels=bool(strict),
+        init_workloads=enabled is not False,
+    )
+    return destination, ck.errors, ck.warnings
+
+
+def _destination_path(ck: Checker, spec: Mapping[str, Any], name: str) -> str:
+    """spec.path (default: the name) without surrounding '/'; '.' or '/' is the store root."""
+    value = ck.get(spec, ("spec",), "path", "a string")
+    text = (name if value is None else value).strip("/")
+    if text in ("", "."):
+        return ""
+    if ".." in text.split("/"):
+        ck.error(("spec", "path"), f"path must stay inside the state store, got '{value}'")
+        return ""
+    return posixpath.normpath(text)
+
+
+def _filepath(ck: Checker, spec: Mapping[str, Any]) -> tuple[FilepathMode, str]:
+    where: Path = ("spec", "filepath")
+    filepath = ck.get(spec, ("spec",), "filepath", "a mapping") or {}
+    ck.keys(filepath, where, ("filename", "mode"))
+    mode = ck.get(filepath, where, "mode", "a string") or "nestedByMetadata"
+    known = ck.one_of(mode, (*where, "mode"), FILEPATH_MODES)
+    filename = ck.get(filepath, where, "filename", "a string")
+    if filename is not None:
+        ck.relative_path(filename, (*where, "filename"), "filename")
+        if known and mode != "aggregatedYAML":
+            ck.warn((*where, "filename"), "filename is only used with mode aggregatedYAML")
+    return cast(FilepathMode, mode if known else "nestedByMetadata"), filename or "aggregated.yaml"
+
+
+# --- resource requests ------------------------------------------------------------------------
+
+
+def parse_resource_request(doc: YamlDocument, promise: Promise) -> ResourceRequest:
+    """A valid request for `promise`'s API; InvalidObjects lists every error otherwise."""
+    ck = Checker(doc)
+    request = _resource_request(ck, promise)
+    if request is None or ck.errors:
+        raise InvalidObjects(ck.errors)
+    return request
+
+
+def _resource_request(ck: Checker, promise: Promise) -> ResourceRequest | None:
+    obj = ck.mapping(ck.doc.data, ())
+    if obj is None:
+        return None
+    name, _ = _metadata(ck, obj, REQUEST_NAME_MAX)
+    metadata = obj.get("metadata")
+    namespace = "default"
+    if isinstance(metadata, dict):
+        given = ck.get(metadata, ("metadata",), "namespace", "a string")
+        if given and ck.dns_label(given, ("metadata", "namespace"), "namespace"):
+            namespace = given
+    if "spec" in obj:
+        ck.mapping(obj["spec"], ("spec",))
+    if name is None or ck.errors:
+        return None
+    raw = copy.deepcopy(obj)
+    raw["metadata"]["namespace"] = namespace
+    return ResourceRequest(promise.name, name, namespace, raw, Source(ck.doc.file, ck.doc.line))
+
+
+# --- loading many files -----------------------------------------------------------------------
+
+GVK = tuple[str, str]  # (apiVersion, kind)
+
+
+def load_objects(
+    paths: Iterable[str | os.PathLike[str]], known_promises: Sequence[Promise] = ()
+) -> LoadResult:
+    """Load every document of every file; problems are collected, valid objects kept.
+
+    Resource requests are documents whose apiVersion and kind are the storage GVK of a Promise's
+    API, from these files or from `known_promises` (a Promise loaded here replaces a known one
+    of the same name).
+    """
+    result = LoadResult()
+    docs: list[YamlDocument] = []
+    for path in paths:
+        try:
+            docs.extend(load_file(path))
+        except InvalidObjects as exc:
+            result.problems.extend(exc.problems)
+    kinds = {id(doc): _kratix_kind(doc, result) for doc in docs}
+    broken = _load_promises([d for d in docs if kinds[id(d)] == "Promise"], result)
+    apis = _apis(result, known_promises)
+    seen: dict[str, Source] = {}
+    for doc in docs:
+        if kinds[id(doc)] == "Destination":
+            _add_destination(doc, result, seen)
+        elif kinds[id(doc)] is None:
+            _add_other(doc, result, apis, broken)
+    return result
+
+
+def _kratix_kind(doc: YamlDocument, result: LoadResult) -> str | None:
+    """'Promise' or 'Destination' for Kratix objects gitbot reads; None for anything else."""
+    data = doc.data
+    if not isinstance(data, dict) or data.get("kind") not in ("Promise", "Destination"):
+        return None
+    api_version = data.get("apiVersion")
+    if api_version == KRATIX_API_VERSION:
+        return cast(str, data["kind"])
+    if isinstance(api_version, str) and api_version.startswith("platform.kratix.io/"):
+        message = f"apiVersion '{api_version}' is not {KRATIX_API_VERSION}; document ignored"
+        result.warnings.append(Checker(doc).problem(("apiVersion",), message, warning=True))
+    return None
+
+
+def _load_promises(docs: list[YamlDocument], result: LoadResult) -> dict[GVK, str]:
+    """Add valid Promises to `result`; return the APIs of invalid ones (GVK -> Promise name)."""
+    broken: dict[GVK, str] = {}
+    names: dict[str, Source] = {}
+    for doc in docs:
+        ck = Checker(doc)
+        promise = _promise(ck)
+        result.warnings.extend(ck.warnings)
+        if promise is not None and promise.name in names:
+            message = f"duplicate Promise '{promise.name}' (also at {names[promise.name]})"
+            ck.error(("metadata", "name"), message)
+        if promise is None or ck.errors:
+            result.problems.extend(ck.errors)
+            name, info = _declared_api(doc)
+            if info is not None:
+                broken[(info.api_version, info.kind)] = name
+            continue
+        names[promise.name] = promise.source
+        result.promises.append(promise)
+    return broken
+
+
+def _declared_api(doc: YamlDocument) -> tuple[str, CRDInfo | None]:
+    """Name and API of a Promise that has errors, as far as they can be read."""
+    data = doc.data
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = metadata.get("name")
+    name = name if isinstance(name, str) else "?"
+    spec = data.get("spec")
+    api = spec.get("api") if isinstance(spec, dict) else None
+    return name, _crd(Checker(doc), api, ("spec", "api")) if api is not None else None
+
+
+def _apis(result: LoadResult, known: Sequence[Promise]) -> dict[GVK, Promise]:
+    """The resource APIs in play: known Promises first, then (checked) the ones loaded here."""
+    loaded = {promise.name for promise in result.promises}
+    apis: dict[GVK, Promise] = {}
+    for promise in known:
+        if promise.api is not None and promise.name not in loaded:
+            apis.setdefault((promise.api.api_version, promise.api.kind), promise)
+    for promise in list(result.promises):
+        if promise.api is None:
+            continue
+        gvk = (promise.api.api_version, promise.api.kind)
+        other = apis.get(gvk)
+        if other is not None:
+            doc_problem = Problem(
+                promise.source.file,
+                promise.source.line,
+                "spec.api",
+                f"Promise '{other.name}' ({other.source}) already provides "
+                f"kind {gvk[1]} in {gvk[0]}",
+            )
+            result.problems.append(doc_problem)
+            result.promises.remove(promise)
+            continue
+        apis[gvk] = promise
+    return apis
+
+
+def _add_destination(doc: YamlDocument, result: LoadResult, seen: dict[str, Source]) -> None:
+    destination, errors, warnings = _destination(doc)
+    result.warnings.extend(warnings)
+    if destination is None:
+        result.problems.extend(errors)
+    elif destination.name in seen:
+        message = f"duplicate Destination '{destination.name}' (also at {seen[destination.name]})"
+        result.problems.append(Checker(doc).problem(("metadata", "name"), message))
+    else:
+        seen[destination.name] = destination.source
+        result.destinations.append(destination)
+
+
+def _add_other(
+    doc: YamlDocument, result: LoadResult, apis: dict[GVK, Promise], broken: dict[GVK, str]
+) -> None:
+    """A resource request if its GVK is a Promise's API; otherwise an ignored document."""
+    gvk = _gvk(doc)
+    promise = apis.get(gvk) if gvk is not None else None
+    if promise is not None:
+        _add_request(doc, promise, result)
+    elif gvk is not None and gvk in broken:
+        message = f"not loaded: its Promise '{broken[gvk]}' has errors"
+        result.problems.append(Problem(doc.file, doc.line, "", message))
+    else:
+        result.ignored.append(Source(doc.file, doc.line))
+
+
+def _gvk(doc: YamlDocument) -> GVK | None:
+    data = doc.data
+    if not isinstance(data, dict):
+        return None
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if isinstance(api_version, str) and isinstance(kind, str):
+        return api_version, kind
+    return None
+
+
+def _add_request(doc: YamlDocument, promise: Promise, result: LoadResult) -> None:
+    ck = Checker(doc)
+    request = _resource_request(ck, promise)
+    if request is None or ck.errors:
+        result.problems.extend(ck.errors)
+        return
+    duplicate = _find_request(result.resources, request)
+    if duplicate is not None:
+        kind = promise.api.kind if promise.api else "request"
+        message = f"duplicate {kind} '{request.namespace}/{request.name}' (also at {duplicate})"
+        result.problems.append(ck.problem(("metadata", "name"), message))
+    else:
+        result.resources.append(request)
+
+
+def _find_request(requests: list[ResourceRequest], new: ResourceRequest) -> Source | None:
+    for request in requests:
+        key = (request.promise_name, request.namespace, request.name)
+        if key == (new.promise_name, new.namespace, new.name):
+            return request.source
+    return None

@@ -1,0 +1,133 @@
+"""From workflow results to state-store files: schedule each workload group, then lay it out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from gitbot.kratix.layout import WorkRef, place_all, static_dependencies_group
+from gitbot.kratix.objects import Destination, Promise
+from gitbot.kratix.scheduling import (
+    WorkloadGroup,
+    choose_destination,
+    group_output,
+    matching_destinations,
+)
+from gitbot.pipeline.runner import WorkflowRun
+
+# Given a resource group, the name of the Destination it already has files under, if any.
+StickyLookup = Callable[[WorkRef, WorkloadGroup], str | None]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One workload group of one Work on one Destination (Kratix's WorkPlacement)."""
+
+    destination: Destination
+    work: WorkRef
+    group: WorkloadGroup
+
+
+@dataclass(frozen=True)
+class Unscheduled:
+    """A workload group whose selectors matched no Destination: nothing is written for it."""
+
+    work: WorkRef
+    group: WorkloadGroup
+
+    def __str__(self) -> str:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(self.group.selectors.items()))
+        where = "output root" if self.group.directory == "." else f"'{self.group.directory}/'"
+        return f"{self.work.work_name} {where}: no Destination matches {{{labels}}}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Where a set of Works go, and which groups could not go anywhere."""
+
+    placements: tuple[Placement, ...] = ()
+    unscheduled: tuple[Unscheduled, ...] = ()
+
+
+def schedule_run(
+    run: WorkflowRun, destinations: Sequence[Destination], sticky: StickyLookup | None = None
+) -> Schedule:
+    """Schedule every succeeded configure pipeline of a run (§3.1, §3.2)."""
+    if run.target.action != "configure" or run.failure is not None:
+        return Schedule()
+    promise, request = run.target.promise, run.target.request
+    placements: list[Placement] = []
+    unscheduled: list[Unscheduled] = []
+    for pipeline in run.pipelines:
+        if pipeline.outcome != "succeeded":
+            continue
+        if request is None:
+            work = WorkRef.promise_workflow(promise.name, pipeline.name)
+        else:
+            work = WorkRef.resource_workflow(
+                promise.name,
+                pipeline.name,
+                request.name,
+                request.namespace,
+                promise.pipeline_namespace,
+            )
+        for group in group_output(
+            pipeline.files, pipeline.selectors, promise.destination_selectors
+        ):
+            chosen = _destinations_for(work, group, destinations, sticky)
+            if not chosen:
+                unscheduled.append(Unscheduled(work, group))
+            placements.extend(Placement(dest, work, group) for dest in chosen)
+    return Schedule(tuple(placements), tuple(unscheduled))
+
+
+def schedule_static_dependencies(promise: Promise, destinations: Sequence[Destination]) -> Schedule:
+    """The Promise's `spec.dependencies` on every Destination its selectors match (§3.5)."""
+    group = static_dependencies_group(promise.name, promise.dependencies)
+    if group is None:
+        return Schedule()
+    work = WorkRef.static_dependencies(promise.name)
+    group = WorkloadGroup(group.directory, group.id, group.files, promise.destination_selectors)
+    chosen = matching_destinations(group.selectors, destinations)
+    if not chosen:
+        return Schedule(unscheduled=(Unscheduled(work, group),))
+    return Schedule(tuple(Placement(dest, work, group) for dest in chosen))
+
+
+def merge_schedules(schedules: Sequence[Schedule]) -> Schedule:
+    return Schedule(
+        tuple(p for s in schedules for p in s.placements),
+        tuple(u for s in schedules for u in s.unscheduled),
+    )
+
+
+def render(
+    schedule: Schedule, destinations: Sequence[Destination], state_path: str = ""
+) -> dict[str, bytes]:
+    """Every file of the scheduled Works, by repository path, in each Destination's layout."""
+    files: dict[str, bytes] = {}
+    for dest in destinations:
+        mine = [(p.work, p.group) for p in schedule.placements if p.destination.name == dest.name]
+        if mine:
+            files.update(place_all(state_path, dest, mine))
+    return dict(sorted(files.items()))
+
+
+def _destinations_for(
+    work: WorkRef,
+    group: WorkloadGroup,
+    destinations: Sequence[Destination],
+    sticky: StickyLookup | None,
+) -> list[Destination]:
+    candidates = matching_destinations(group.selectors, destinations)
+    if work.work_type != "resource":
+        return candidates  # promise workflows go to every matching Destination
+    if sticky is not None:
+        # A resource keeps the Destination it has files under, even if labels changed (§3.2).
+        current = sticky(work, group)
+        kept = [d for d in destinations if d.name == current]
+        if kept:
+            return kept
+    key = f"{work.resource_namespace}/{work.promise}/{work.resource_name}/{group.directory}"
+    chosen = choose_destination(key, candidates)
+    return [chosen] if chosen else []

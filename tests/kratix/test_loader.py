@@ -1,0 +1,1051 @@
+"""Loading and validating Promises, Destinations and resource requests, with exact messages."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gitbot.errors import InvalidObjects
+from gitbot.kratix.loader import (
+    LoadResult,
+    load_objects,
+    parse_destination,
+    parse_promise,
+    parse_resource_request,
+)
+from gitbot.kratix.objects import Container, CRDInfo, Source
+from gitbot.yamlio import load_text
+
+# syntasso/kratix test/core/assets/promise.yaml (two resource configure pipelines), plus a request.
+KRATIX_TEST_PROMISE = """\
+apiVersion: platform.kratix.io/v1alpha1
+kind: Promise
+metadata:
+  name: testbundle
+spec:
+  destinationSelectors:
+    - matchLabels:
+        environment: dev
+  api:
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata:
+      creationTimestamp: null
+      name: testbundles.test.kratix.io
+    spec:
+      group: test.kratix.io
+      names:
+        kind: TestBundle
+        plural: testbundles
+        singular: testbundle
+      scope: Namespaced
+      versions:
+      - name: v1alpha1
+        schema:
+          openAPIV3Schema:
+            properties:
+              spec:
+                properties:
+                  configMapName:
+                    type: string
+                  namespaceName:
+                    type: string
+                type: object
+            type: object
+        served: true
+        storage: true
+  workflows:
+    promise:
+      configure:
+      - apiVersion: platform.kratix.io/v1alpha1
+        kind: Pipeline
+        metadata:
+          name: setup-deps
+        spec:
+          containers:
+          - image: syntasso/test-bundle-image:v0.1.0
+            name: setup-deps
+            command: [ "promise-configure.sh" ]
+    resource:
+      configure:
+      - apiVersion: platform.kratix.io/v1alpha1
+        kind: Pipeline
+        metadata:
+          name: resource-pipeline0
+        spec:
+          containers:
+          - image: syntasso/test-bundle-image:v0.1.0
+            name: pipeline0
+            command: [ "resource-configure-0.sh" ]
+      - apiVersion: platform.kratix.io/v1alpha1
+        kind: Pipeline
+        metadata:
+          name: resource-pipeline1
+        spec:
+          containers:
+          - image: syntasso/test-bundle-image:v0.1.0
+            name: pipeline1
+            command: [ "resource-configure-1.sh" ]
+status: {}
+"""
+
+REQUEST = """\
+apiVersion: test.kratix.io/v1alpha1
+kind: TestBundle
+metadata:
+  name: example
+spec:
+  configMapName: cm
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return str(path)
+
+
+def load(tmp_path: Path, *texts: str) -> LoadResult:
+    """Load each text from its own file f0.yaml, f1.yaml...; problem files shown relative."""
+    return load_objects([write(tmp_path, f"f{i}.yaml", text) for i, text in enumerate(texts)])
+
+
+def messages(tmp_path: Path, *texts: str) -> list[str]:
+    result = load(tmp_path, *texts)
+    found = [*result.problems, *result.warnings]
+    return [str(p).replace(f"{tmp_path}/", "") for p in found]
+
+
+# A Promise whose one promise-configure pipeline has one container; `container` lines go under
+# the container (from line 17), then `spec` lines go under the pipeline's spec.
+def pipeline_promise(container: str = "", spec: str = "", name: str = "redis") -> str:
+    head = f"""\
+apiVersion: platform.kratix.io/v1alpha1
+kind: Promise
+metadata:
+  name: {name}
+spec:
+  workflows:
+    promise:
+      configure:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata:
+            name: instance
+          spec:
+            containers:
+              - name: main
+                image: redis-pipeline:v1
+"""
+    return (
+        head
+        + textwrap.indent(textwrap.dedent(container), " " * 16)
+        + textwrap.indent(textwrap.dedent(spec), " " * 12)
+    )
+
+
+C = "f0.yaml:{line}: spec.workflows.promise.configure[0].spec.containers[0]"
+P = "f0.yaml:{line}: spec.workflows.promise.configure[0]"
+
+
+# --- a real Promise ---------------------------------------------------------------------------
+
+
+def test_kratix_test_promise_with_two_resource_pipelines(tmp_path: Path) -> None:
+    other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n- a list\n"
+    result = load(tmp_path, KRATIX_TEST_PROMISE, REQUEST, other)
+    assert (result.problems, result.warnings) == ([], [])
+    (promise,) = result.promises
+    assert promise.name == "testbundle"
+    assert promise.source == Source(str(tmp_path / "f0.yaml"), 1)
+    assert promise.api == CRDInfo("test.kratix.io", "v1alpha1", "TestBundle", "testbundles")
+    assert promise.destination_selectors == {"environment": "dev"}
+    assert promise.dependencies == ()
+    assert promise.reconciliation_interval is None
+    assert promise.pipeline_namespace is None
+    (setup,) = promise.workflows.pipelines("promise", "configure")
+    assert setup.name == "setup-deps"
+    assert setup.containers == (
+        Container(
+            name="setup-deps",
+            image="syntasso/test-bundle-image:v0.1.0",
+            command=("promise-configure.sh",),
+        ),
+    )
+    resource = promise.workflows.pipelines("resource", "configure")
+    assert [p.name for p in resource] == ["resource-pipeline0", "resource-pipeline1"]
+    assert [p.containers[0].command for p in resource] == [
+        ("resource-configure-0.sh",),
+        ("resource-configure-1.sh",),
+    ]
+    assert promise.workflows.pipelines("resource", "delete") == ()
+    assert promise.raw["status"] == {}
+    assert promise.spec["api"]["spec"]["group"] == "test.kratix.io"
+
+    (request,) = result.resources
+    assert (request.promise_name, request.name, request.namespace) == (
+        "testbundle",
+        "example",
+        "default",
+    )
+    assert request.raw["metadata"] == {"name": "example", "namespace": "default"}
+    assert request.spec == {"configMapName": "cm"}
+    assert request.source == Source(str(tmp_path / "f1.yaml"), 1)
+    assert result.ignored == [
+        Source(str(tmp_path / "f2.yaml"), 1),
+        Source(str(tmp_path / "f2.yaml"), 5),
+    ]
+
+
+def test_raw_is_a_deep_copy(tmp_path: Path) -> None:
+    (doc,) = load_text(KRATIX_TEST_PROMISE, "p.yaml")
+    promise, warnings = parse_promise(doc)
+    assert warnings == []
+    doc.data["spec"]["api"]["spec"]["group"] = "changed"
+    assert promise.api is not None
+    assert promise.raw["spec"]["api"]["spec"]["group"] == "test.kratix.io"
+
+
+def test_full_pipeline_is_modelled(tmp_path: Path) -> None:
+    container = """\
+        command: [sh, -c]
+        args: ["echo $(A)"]
+        imagePullPolicy: IfNotPresent
+        env:
+          - {name: A, value: x}
+          - name: B
+            valueFrom: {secretKeyRef: {name: creds, key: token, optional: true}}
+          - name: C
+            valueFrom: {configMapKeyRef: {name: cfg, key: c}}
+          - name: D
+            valueFrom: {fieldRef: {fieldPath: metadata.name}}
+          - name: E
+        envFrom:
+          - {secretRef: {name: s}, prefix: S_}
+          - configMapRef: {name: c, optional: false}
+        volumeMounts:
+          - {name: creds, mountPath: /creds, readOnly: true}
+          - {name: scratch, mountPath: /scratch/, subPath: sub}
+        securityContext: {runAsNonRoot: true, runAsUser: 1000, capabilities: {drop: [ALL]}}
+        resources: {limits: {cpu: 500m, memory: 1Gi}, requests: {cpu: 0.1, memory: 64Mi}}
+        """
+    spec = """\
+        volumes:
+          - name: creds
+            secret: {secretName: creds, defaultMode: 0400, items: [{key: a, path: dir/a}]}
+          - name: scratch
+            emptyDir: {}
+          - name: cfg
+            configMap: {name: settings}
+        imagePullSecrets: [{name: registry}]
+        rbac:
+          serviceAccount: sa
+          permissions:
+            - {apiGroups: [""], verbs: [get], resources: [secrets], resourceNamespace: "*"}
+        jobOptions: {backoffLimit: 2}
+        nodeSelector: {disk: ssd}
+        tolerations: [{key: k, operator: Exists, effect: NoSchedule}]
+        restartPolicy: Never
+        """
+    text = pipeline_promise(container, spec).replace(
+        "          metadata:\n            name: instance\n",
+        "          metadata:\n            name: instance\n"
+        "            labels: {team: a}\n            annotations: {note: x}\n",
+    )
+    result = load(tmp_path, text)
+    assert (result.problems, result.warnings) == ([], [])
+    (pipeline,) = result.promises[0].workflows.promise_configure
+    assert (pipeline.labels, pipeline.annotations) == ({"team": "a"}, {"note": "x"})
+    assert [v["name"] for v in pipeline.volumes] == ["creds", "scratch", "cfg"]
+    assert pipeline.volumes[0]["secret"]["defaultMode"] == 0o400
+    (main,) = pipeline.containers
+    assert main.command == ("sh", "-c")
+    assert main.args == ("echo $(A)",)
+    assert main.image_pull_policy == "IfNotPresent"
+    assert [e["name"] for e in main.env] == ["A", "B", "C", "D", "E"]
+    assert main.env_from[0] == {"secretRef": {"name": "s"}, "prefix": "S_"}
+    assert main.volume_mounts[1] == {"name": "scratch", "mountPath": "/scratch/", "subPath": "sub"}
+    assert main.security_context == {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert main.resources == {
+        "limits": {"cpu": "500m", "memory": "1Gi"},
+        "requests": {"cpu": 0.1, "memory": "64Mi"},
+    }
+
+
+# --- files and documents ----------------------------------------------------------------------
+
+
+def test_syntax_error_in_one_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    result = load(tmp_path, "a: [1\n", KRATIX_TEST_PROMISE, "x: 1\nx: 2\n")
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.problems] == [
+        "f0.yaml:2: invalid YAML: did not find expected ',' or ']' "
+        "(while parsing a flow sequence at line 1)",
+        "f2.yaml:2: duplicate key 'x'",
+    ]
+    assert [p.name for p in result.promises] == ["testbundle"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = load_objects([tmp_path / "nope.yaml"])
+    assert [str(p) for p in result.problems] == [
+        f"{tmp_path}/nope.yaml:1: cannot read file: No such file or directory"
+    ]
+
+
+def test_other_kratix_versions_are_ignored_with_a_warning(tmp_path: Path) -> None:
+    text = "# x\napiVersion: platform.kratix.io/v1beta1\nkind: Promise\nmetadata: {name: a}\n"
+    result = load(tmp_path, text, "apiVersion: platform.kratix.io/v1alpha1\nkind: Work\n")
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
+        "f0.yaml:2: warning: apiVersion: apiVersion 'platform.kratix.io/v1beta1' is not "
+        "platform.kratix.io/v1alpha1; document ignored"
+    ]
+    assert result.promises == []
+    assert len(result.ignored) == 2
+
+
+# --- Promise ----------------------------------------------------------------------------------
+
+
+def test_promise_metadata(tmp_path: Path) -> None:
+    no_metadata = "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\n"
+    bad = """\
+        apiVersion: platform.kratix.io/v1alpha1
+        kind: Promise
+        metadata:
+          name: Redis_DB
+          labels:
+            kratix.io/paused: true
+            "bad key!": x
+            tier: "-x"
+        specs: {}
+        """
+    assert messages(tmp_path, no_metadata, bad) == [
+        "f0.yaml:1: required key 'metadata' is missing",
+        "f1.yaml:9: specs: unknown key 'specs' (allowed: apiVersion, kind, metadata, spec, status)",
+        "f1.yaml:4: metadata.name: invalid name 'Redis_DB': use lowercase letters, digits, '-' "
+        "and '.', starting and ending with a letter or digit",
+        'f1.yaml:6: metadata.labels["kratix.io/paused"]: expected a string, got a boolean; '
+        'quote it: "true"',
+        "f1.yaml:7: metadata.labels[\"bad key!\"]: invalid label key 'bad key!'",
+        "f1.yaml:8: metadata.labels.tier: invalid label value '-x': at most 63 letters, digits, "
+        "'-', '_' and '.', starting and ending with a letter or digit",
+    ]
+
+
+def test_minimal_promise_and_unknown_spec_keys_warn(tmp_path: Path) -> None:
+    text = """\
+        apiVersion: platform.kratix.io/v1alpha1
+        kind: Promise
+        metadata: {name: only-deps}
+        spec:
+          dependencies:
+            - {apiVersion: v1, kind: Namespace, metadata: {name: ns}}
+          healthChecks: {}
+        """
+    result = load(tmp_path, text)
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
+        "f0.yaml:7: warning: spec.healthChecks: unknown key 'healthChecks' is ignored (known: "
+        "api, dependencies, destinationSelectors, requiredPromises, scheduling, workflows)"
+    ]
+    (promise,) = result.promises
+    assert promise.api is None
+    assert promise.dependencies == (
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}},
+    )
+
+
+def test_dependencies_must_be_objects(tmp_path: Path) -> None:
+    text = """\
+        apiVersion: platform.kratix.io/v1alpha1
+        kind: Promise
+        metadata: {name: p}
+        spec:
+          dependencies:
+            - {kind: Namespace}
+            - just text
+          requiredPromises:
+            - {version: v1}
+        """
+    assert messages(tmp_path, text) == [
+        "f0.yaml:7: spec.dependencies[1]: expected a mapping, got a string",
+        "f0.yaml:9: spec.requiredPromises[0]: required key 'name' is missing",
+    ]
+
+
+def test_destination_selectors_squash_earlier_wins(tmp_path: Path) -> None:
+    text = """\
+        apiVersion: platform.kratix.io/v1alpha1
+        kind: Promise
+        metadata: {name: p}
+        spec:
+          destinationSelectors:
+            - matchLabels: {env: dev, zone: a}
+            - matchLabels: {env: prod, tier: web}
+          scheduling:
+            - target: {matchLabels: {zone: b, old: "yes"}}
+        """
+    (promise,) = load(tmp_path, text).promises
+    assert promise.destination_selectors == {"env": "dev", "zone": "a", "tier": "web", "old": "yes"}
+
+
+def test_destination_selector_errors(tmp_path: Path) -> None:
+    text = """\
+        apiVersion: platform.kratix.io/v1alpha1
+        kind: Promise
+        metadata: {name: p}
+        spec:
+          destinationSelectors:
+            - matchLabels: {enabled: true}
+              matchExpressions: []
+            - [env]
+          scheduling:
+            - target: {matchLabels: {size: 3}}
+        """
+    assert messages(tmp_path, text) == [
+        "f0.yaml:7: spec.destinationSelectors[0].matchExpressions: unknown key "
+        "'matchExpressions' (allowed: matchLabels)",
+        "f0.yaml:6: spec.destinationSelectors[0].matchLabels.enabled: expected a string, got a "
+        'boolean; quote it: "true"',
+        "f0.yaml:8: spec.destinationSelectors[1]: expected a mapping, got a list",
+        "f0.yaml:10: spec.scheduling[0].target.matchLabels.size: expected a string, got an "
+        'integer; quote it: "3"',
+    ]
+
+
+def crd_promise(crd_spec: str, name: str = "things.example.com") -> str:
+    return f"""\
+apiVersion: platform.kratix.io/v1alpha1
+kind: Promise
+metadata: {{name: p}}
+spec:
+  api:
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata: {{name: {name}}}
+    spec:
+""" + textwrap.indent(textwrap.dedent(crd_spec), " " * 6)
+
+
+GOOD_CRD = """\
+    group: example.com
+    names: {kind: Thing, plural: things}
+    scope: Namespaced
+    versions:
+      - {name: v1alpha1, served: true}
+      - {name: v1, served: true, storage: true}
+    """
+
+
+def test_crd_storage_version_is_the_resource_gvk(tmp_path: Path) -> None:
+    (promise,) = load(tmp_path, crd_promise(GOOD_CRD)).promises
+    assert promise.api == CRDInfo("example.com", "v1", "Thing", "things")
+    assert promise.api.api_version == "example.com/v1"
+    first = GOOD_CRD.replace(", storage: true", "")
+    (promise,) = load(tmp_path, crd_promise(first)).promises
+    assert promise.api is not None
+    assert promise.api.version == "v1alpha1"
+
+
+def test_crd_must_be_namespaced(tmp_path: Path) -> None:
+    cluster = GOOD_CRD.replace("scope: Namespaced", "scope: Cluster")
+    missing = GOOD_CRD.replace("scope: Namespaced", "")
+    assert messages(tmp_path, crd_promise(cluster), crd_promise(missing)) == [
+        "f0.yaml:12: spec.api.spec.scope: must be a namespaced CRD (scope: Namespaced), "
+        "got 'Cluster'",
+        "f1.yaml:9: spec.api.spec: required key 'scope' is missing",
+    ]
+
+
+def test_crd_errors(tmp_path: Path) -> None:
+    crd = """\
+        names: {kind: Thing}
+        scope: Namespaced
+        versions:
+          - {served: true}
+          - {name: v2, storage: true}
+          - {name: v3, storage: true}
+        """
+    wrong_kind = (
+        crd_promise(GOOD_CRD)
+        .replace("kind: CustomResourceDefinition", "kind: CRD")
+        .replace("apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1beta1")
+    )
+    assert messages(tmp_path, crd_promise(crd), crd_promise(GOOD_CRD, "wrong"), wrong_kind) == [
+        "f0.yaml:9: spec.api.spec: required key 'group' is missing",
+        "f0.yaml:10: spec.api.spec.names: required key 'plural' is missing",
+        "f0.yaml:13: spec.api.spec.versions[0]: required key 'name' is missing",
+        "f0.yaml:12: spec.api.spec.versions: only one version may have storage: true, "
+        "found ['v2', 'v3']",
+        "f1.yaml:8: spec.api.metadata.name: must be '<plural>.<group>' "
+        "('things.example.com'), got 'wrong'",
+        "f2.yaml:6: spec.api.apiVersion: must be 'apiextensions.k8s.io/v1', "
+        "got 'apiextensions.k8s.io/v1beta1'",
+        "f2.yaml:7: spec.api.kind: must be 'CustomResourceDefinition', got 'CRD'",
+    ]
+
+
+def test_crd_without_versions(tmp_path: Path) -> None:
+    crd = "group: a.io\nnames: {kind: A, plural: as}\nscope: Namespaced\nversions: []\n"
+    assert messages(tmp_path, crd_promise(crd, "as.a.io")) == [
+        "f0.yaml:13: spec.api.spec.versions: must list at least one version"
+    ]
+
+
+def test_workflow_config(tmp_path: Path) -> None:
+    def promise(config: str) -> str:
+        return (
+            "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata: {name: p}\n"
+            f"spec:\n  workflows:\n    config:\n{textwrap.indent(config, '      ')}"
+        )
+
+    good = load(tmp_path, promise("reconciliationInterval: 1h30m\npipelineNamespace: jobs\n"))
+    (loaded,) = good.promises
+    assert loaded.reconciliation_interval == timedelta(hours=1, minutes=30)
+    assert loaded.pipeline_namespace == "jobs"
+    assert messages(
+        tmp_path,
+        promise("reconciliationInterval: 30s\n"),
+        promise("reconciliationInterval: 1d\npipelineNamespace: Jobs\nretries: 3\n"),
+        promise("reconciliationInterval: 60\n"),
+    ) == [
+        "f0.yaml:7: spec.workflows.config.reconciliationInterval: reconciliationInterval must "
+        "be at least 1m, got 30s",
+        "f1.yaml:9: spec.workflows.config.retries: unknown key 'retries' (allowed: "
+        "pipelineNamespace, reconciliationInterval)",
+        "f1.yaml:8: spec.workflows.config.pipelineNamespace: invalid name 'Jobs': use at most 63 "
+        "lowercase letters, digits and '-', starting and ending with a letter or digit",
+        "f1.yaml:7: spec.workflows.config.reconciliationInterval: invalid duration '1d': unknown "
+        "unit 'd' (use ns, us, ms, s, m or h, like 1h30m)",
+        "f2.yaml:7: spec.workflows.config.reconciliationInterval: expected a string, got an "
+        'integer; quote it: "60"',
+    ]
+
+
+def test_workflow_keys(tmp_path: Path) -> None:
+    text = """\
+        apiVersion: platform.kratix.io/v1alpha1
+        kind: Promise
+        metadata: {name: p}
+        spec:
+          workflows:
+            resources: {}
+            promise:
+              configure: {}
+              update: []
+            resource:
+              configure: []
+        """
+    assert messages(tmp_path, text) == [
+        "f0.yaml:6: spec.workflows.resources: unknown key 'resources' (allowed: config, "
+        "promise, resource)",
+        "f0.yaml:9: spec.workflows.promise.update: unknown key 'update' (allowed: configure, "
+        "delete)",
+        "f0.yaml:8: spec.workflows.promise.configure: expected a list, got a mapping",
+        "f0.yaml:10: warning: spec.workflows.resource: resource workflows never run: the "
+        "Promise has no spec.api",
+    ]
+
+
+def test_only_the_first_delete_pipeline_is_kept(tmp_path: Path) -> None:
+    text = pipeline_promise().replace("configure:", "delete:") + textwrap.indent(
+        textwrap.dedent(
+            """\
+            - apiVersion: platform.kratix.io/v1alpha1
+              kind: Pipeline
+              metadata: {name: second}
+              spec: {containers: [{name: c, image: i}]}
+            """
+        ),
+        " " * 8,
+    )
+    result = load(tmp_path, text)
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
+        "f0.yaml:17: warning: spec.workflows.promise.delete[1]: only the first delete pipeline "
+        "is used; 'second' is ignored"
+    ]
+    assert [p.name for p in result.promises[0].workflows.promise_delete] == ["instance"]
+
+
+def test_duplicate_pipeline_names(tmp_path: Path) -> None:
+    text = pipeline_promise() + textwrap.indent(
+        textwrap.dedent(
+            """\
+            - apiVersion: platform.kratix.io/v1alpha1
+              kind: Pipeline
+              metadata: {name: instance}
+              spec: {containers: [{name: c, image: i}]}
+            """
+        ),
+        " " * 8,
+    )
+    assert messages(tmp_path, text) == [
+        "f0.yaml:19: spec.workflows.promise.configure[1].metadata.name: duplicate pipeline "
+        "name 'instance'"
+    ]
+
+
+def test_pipeline_id_at_most_60_characters(tmp_path: Path) -> None:
+    # "<promise>-promise-configure-instance": 60 characters pass, 61 fail.
+    ok = "p" * (60 - len("-promise-configure-instance"))
+    assert load(tmp_path, pipeline_promise(name=ok)).problems == []
+    long = ok + "x"
+    assert messages(tmp_path, pipeline_promise(name=long)) == [
+        f"f0.yaml:12: spec.workflows.promise.configure[0].metadata.name: pipeline id "
+        f"'{long}-promise-configure-instance' is 61 characters; Kratix allows at most 60"
+    ]
+
+
+def test_pipeline_envelope(tmp_path: Path) -> None:
+    text = """\
+        apiVersion: platform.kratix.io/v1alpha1
+        kind: Promise
+        metadata: {name: p}
+        spec:
+          workflows:
+            promise:
+              configure:
+                - apiVersion: platform.kratix.io/v1beta1
+                  kind: Job
+                  metadata: {name: Bad, uid: x}
+                  spec: {containers: [], hostNetwork: true}
+                  status: {}
+                - kind: Pipeline
+                  spec: {containers: [{name: a, image: b}]}
+                - apiVersion: platform.kratix.io/v1alpha1
+                  kind: Pipeline
+                  metadata: {name: x}
+                - pipeline
+        """
+    path = "f0.yaml:{}: spec.workflows.promise.configure"
+    assert messages(tmp_path, text) == [
+        f"{path.format(12)}[0].status: unknown key 'status' (allowed: apiVersion, kind, "
+        "metadata, spec)",
+        f"{path.format(8)}[0].apiVersion: must be 'platform.kratix.io/v1alpha1', got "
+        "'platform.kratix.io/v1beta1'",
+        f"{path.format(9)}[0].kind: must be 'Pipeline', got 'Job'",
+        f"{path.format(10)}[0].metadata.uid: unknown key 'uid' (allowed: annotations, labels, "
+        "name, namespace)",
+        f"{path.format(10)}[0].metadata.name: invalid pipeline name 'Bad': use at most 63 "
+        "lowercase letters, digits and '-', starting and ending with a letter or digit",
+        f"{path.format(11)}[0].spec.hostNetwork: unknown key 'hostNetwork' (allowed: "
+        "containers, imagePullSecrets, jobOptions, nodeSelector, rbac, restartPolicy, "
+        "tolerations, volumes)",
+        f"{path.format(11)}[0].spec.containers: must list at least one container",
+        f"{path.format(13)}[1]: required key 'apiVersion' is missing",
+        f"{path.format(13)}[1]: required key 'metadata' is missing",
+        f"{path.format(15)}[2]: required key 'spec' is missing",
+        f"{path.format(18)}[3]: expected a mapping, got a string",
+    ]
+
+
+def test_unknown_container_key(tmp_path: Path) -> None:
+    assert messages(tmp_path, pipeline_promise("workingDir: /src\n")) == [
+        f"{C.format(line=17)}.workingDir: unknown key 'workingDir' (allowed: args, command, "
+        "env, envFrom, image, imagePullPolicy, name, resources, securityContext, volumeMounts)"
+    ]
+
+
+def test_container_name_and_image(tmp_path: Path) -> None:
+    no_image = pipeline_promise().replace("                image: redis-pipeline:v1\n", "")
+    list_image = pipeline_promise().replace("image: redis-pipeline:v1", "image: [a, b]")
+    empty_image = pipeline_promise().replace("image: redis-pipeline:v1", "image:")
+    bad_name = pipeline_promise().replace("name: main", "name: Main")
+    assert messages(tmp_path, no_image, list_image, empty_image, bad_name) == [
+        "f0.yaml:15: spec.workflows.promise.configure[0].spec.containers[0]: required key "
+        "'image' is missing",
+        "f1.yaml:16: spec.workflows.promise.configure[0].spec.containers[0].image: expected a "
+        "string, got a list",
+        "f2.yaml:16: spec.workflows.promise.configure[0].spec.containers[0].image: must not be "
+        "empty",
+        "f3.yaml:15: spec.workflows.promise.configure[0].spec.containers[0].name: invalid "
+        "container name 'Main': use at most 63 lowercase letters, digits and '-', starting and "
+        "ending with a letter or digit",
+    ]
+
+
+def test_duplicate_container_names(tmp_path: Path) -> None:
+    text = pipeline_promise().replace(
+        "                image: redis-pipeline:v1\n",
+        "                image: redis-pipeline:v1\n              - {name: main, image: b}\n",
+    )
+    assert messages(tmp_path, text) == [
+        "f0.yaml:17: spec.workflows.promise.configure[0].spec.containers[1].name: duplicate "
+        "container name 'main'"
+    ]
+
+
+def test_command_and_args_are_lists_of_strings(tmp_path: Path) -> None:
+    assert messages(tmp_path, pipeline_promise("command: sh -c\nargs: [-c, 1, yes]\n")) == [
+        f"{C.format(line=17)}.command: expected a list, got a string",
+        f'{C.format(line=18)}.args[1]: expected a string, got an integer; quote it: "1"',
+        f'{C.format(line=18)}.args[2]: expected a string, got a boolean; quote it: "yes"',
+    ]
+
+
+def test_image_pull_policy(tmp_path: Path) -> None:
+    assert messages(tmp_path, pipeline_promise("imagePullPolicy: Sometimes\n")) == [
+        f"{C.format(line=17)}.imagePullPolicy: must be one of Always, IfNotPresent, Never, "
+        "got 'Sometimes'"
+    ]
+
+
+def test_env_errors(tmp_path: Path) -> None:
+    container = """\
+        env:
+          - value: x
+          - {name: 1A, value: 3}
+          - name: B
+            value: x
+            valueFrom: {secretKeyRef: {name: s, key: k}}
+          - name: C
+            valueFrom:
+              secretKeyRef: {name: s}
+              configMapKeyRef: {name: c, key: k, optional: "no"}
+          - name: D
+            valueFrom: {resourceFieldRef: {resource: limits.cpu}}
+        """
+    env = C.format(line="{line}") + ".env"
+    assert messages(tmp_path, pipeline_promise(container)) == [
+        f"{env.format(line=18)}[0]: required key 'name' is missing",
+        f"{env.format(line=19)}[1].name: invalid environment variable name '1A': use letters, "
+        "digits, '_', '-' and '.', not starting with a digit",
+        f'{env.format(line=19)}[1].value: expected a string, got an integer; quote it: "3"',
+        f"{env.format(line=20)}[2]: set either value or valueFrom, not both",
+        f"{env.format(line=24)}[3].valueFrom: must set exactly one of configMapKeyRef, "
+        "fieldRef, secretKeyRef, found configMapKeyRef and secretKeyRef",
+        f"{env.format(line=26)}[3].valueFrom.configMapKeyRef.optional: expected a boolean, got "
+        "a string",
+        f"{env.format(line=25)}[3].valueFrom.secretKeyRef: required key 'key' is missing",
+        f"{env.format(line=28)}[4].valueFrom.resourceFieldRef: unknown key 'resourceFieldRef' "
+        "(allowed: configMapKeyRef, fieldRef, secretKeyRef)",
+        f"{env.format(line=28)}[4].valueFrom: must set exactly one of configMapKeyRef, "
+        "fieldRef, secretKeyRef, found none",
+    ]
+
+
+def test_env_from_errors(tmp_path: Path) -> None:
+    container = """\
+        envFrom:
+          - {prefix: A_}
+          - {secretRef: {optional: true}, configMapRef: {name: c}}
+        """
+    env = C.format(line="{line}") + ".envFrom"
+    assert messages(tmp_path, pipeline_promise(container)) == [
+        f"{env.format(line=18)}[0]: must set exactly one of configMapRef, secretRef, found none",
+        f"{env.format(line=19)}[1]: must set exactly one of configMapRef, secretRef, found "
+        "configMapRef and secretRef",
+        f"{env.format(line=19)}[1].secretRef: required key 'name' is missing",
+    ]
+
+
+def test_volume_mount_errors(tmp_path: Path) -> None:
+    container = """\
+        volumeMounts:
+          - {name: missing, mountPath: /data}
+          - {name: data, mountPath: relative}
+          - {name: data, mountPath: /kratix/output/}
+          - {name: data, mountPath: /a, subPath: ../up}
+          - {name: data, mountPath: /a/, readOnly: "yes"}
+          - {mountPath: /b}
+        """
+    spec = "volumes:\n  - {name: data, emptyDir: {}}\n"
+    mounts = C.format(line="{line}") + ".volumeMounts"
+    assert messages(tmp_path, pipeline_promise(container, spec)) == [
+        f"{mounts.format(line=18)}[0].name: no volume named 'missing' in the pipeline's "
+        "spec.volumes",
+        f"{mounts.format(line=19)}[1].mountPath: mountPath must be an absolute path, got "
+        "'relative'",
+        f"{mounts.format(line=20)}[2].mountPath: '/kratix/output' is mounted by Kratix; choose "
+        "another mountPath",
+        f"{mounts.format(line=21)}[3].subPath: subPath must be a relative path without '..', "
+        "got '../up'",
+        f"{mounts.format(line=22)}[4].mountPath: duplicate mountPath '/a'",
+        f"{mounts.format(line=22)}[4].readOnly: expected a boolean, got a string",
+        f"{mounts.format(line=23)}[5]: required key 'name' is missing",
+    ]
+
+
+def test_volume_errors(tmp_path: Path) -> None:
+    spec = """\
+        volumes:
+          - {name: a, emptyDir: {}}
+          - {name: a, emptyDir: {}}
+          - {name: b}
+          - {name: c, emptyDir: {}, secret: {secretName: s}}
+          - {name: d, hostPath: {path: /}}
+          - {name: e, secret: {defaultMode: 1000, items: [{key: k, path: ../x}]}}
+          - {name: f, configMap: {name: c, items: [{path: /abs, mode: "0644"}]}}
+          - {name: shared-output, emptyDir: {}}
+        """
+    vol = P.format(line="{line}") + ".spec.volumes"
+    assert messages(tmp_path, pipeline_promise("", spec)) == [
+        f"{vol.format(line=19)}[1].name: duplicate volume name 'a'",
+        f"{vol.format(line=20)}[2]: must set exactly one of configMap, emptyDir, secret, found "
+        "none",
+        f"{vol.format(line=21)}[3]: must set exactly one of configMap, emptyDir, secret, found "
+        "emptyDir and secret",
+        f"{vol.format(line=22)}[4].hostPath: unknown key 'hostPath' (allowed: configMap, "
+        "emptyDir, name, secret)",
+        f"{vol.format(line=22)}[4]: must set exactly one of configMap, emptyDir, secret, found "
+        "none",
+        f"{vol.format(line=23)}[5].secret: required key 'secretName' is missing",
+        f"{vol.format(line=23)}[5].secret.defaultMode: must be between 0 and 0777 (511), got 1000",
+        f"{vol.format(line=23)}[5].secret.items[0].path: path must be a relative path without "
+        "'..', got '../x'",
+        f"{vol.format(line=24)}[6].configMap.items[0]: required key 'key' is missing",
+        f"{vol.format(line=24)}[6].configMap.items[0].path: path must be a relative path "
+        "without '..', got '/abs'",
+        f"{vol.format(line=24)}[6].configMap.items[0].mode: expected an integer, got a string",
+        f"{vol.format(line=25)}[7].name: volume name 'shared-output' is used by Kratix",
+    ]
+
+
+def test_pod_option_errors(tmp_path: Path) -> None:
+    spec = """\
+        imagePullSecrets: [{}]
+        rbac:
+          serviceAccount: [x]
+          permissions: [{apiGroups: [""], resources: [pods]}]
+        jobOptions: {backoffLimit: -1}
+        nodeSelector: {ssd: true}
+        restartPolicy: Always
+        """
+    sp = P.format(line="{line}") + ".spec"
+    assert messages(tmp_path, pipeline_promise("", spec)) == [
+        f"{sp.format(line=17)}.imagePullSecrets[0]: required key 'name' is missing",
+        f"{sp.format(line=19)}.rbac.serviceAccount: expected a string, got a list",
+        f"{sp.format(line=20)}.rbac.permissions[0]: required key 'verbs' is missing",
+        f"{sp.format(line=21)}.jobOptions.backoffLimit: must not be negative, got -1",
+        f"{sp.format(line=22)}.nodeSelector.ssd: expected a string, got a boolean; quote it: "
+        '"true"',
+        f"{sp.format(line=23)}.restartPolicy: must be one of OnFailure, Never, got 'Always'",
+    ]
+
+
+def test_security_context_and_resources(tmp_path: Path) -> None:
+    container = """\
+        securityContext: {privileged: "true", runAsUser: root, hostPID: true}
+        resources: {limits: {cpu: lots, memory: [1]}, requests: {}, minimum: {}}
+        """
+    assert messages(tmp_path, pipeline_promise(container)) == [
+        f"{C.format(line=17)}.securityContext.hostPID: unknown key 'hostPID' (allowed: "
+        "allowPrivilegeEscalation, appArmorProfile, capabilities, privileged, procMount, "
+        "readOnlyRootFilesystem, runAsGroup, runAsNonRoot, runAsUser, seLinuxOptions, "
+        "seccompProfile, windowsOptions)",
+        f"{C.format(line=17)}.securityContext.privileged: expected a boolean, got a string",
+        f"{C.format(line=17)}.securityContext.runAsUser: expected an integer, got a string",
+        f"{C.format(line=18)}.resources.minimum: unknown key 'minimum' (allowed: claims, "
+        "limits, requests)",
+        f"{C.format(line=18)}.resources.limits.cpu: invalid quantity 'lots' (like 100m, 0.5 or "
+        "128Mi)",
+        f"{C.format(line=18)}.resources.limits.memory: expected a quantity like 100m or 128Mi, "
+        "got a list",
+    ]
+
+
+def test_parse_promise_raises_with_every_problem() -> None:
+    text = pipeline_promise("workingDir: /x\nports: []\n")
+    (doc,) = load_text(text, "p.yaml")
+    with pytest.raises(InvalidObjects) as info:
+        parse_promise(doc)
+    assert [p.line for p in info.value.problems] == [17, 18]
+    assert (
+        str(info.value)
+        .splitlines()[1]
+        .startswith(
+            "p.yaml:18: spec.workflows.promise.configure[0].spec.containers[0].ports: unknown key"
+        )
+    )
+
+
+def test_duplicate_promises_and_apis(tmp_path: Path) -> None:
+    other = crd_promise(GOOD_CRD).replace("name: p}", "name: q}")
+    assert messages(tmp_path, crd_promise(GOOD_CRD), crd_promise(GOOD_CRD), other) == [
+        "f1.yaml:3: metadata.name: duplicate Promise 'p' (also at f0.yaml:1)",
+        "f2.yaml:1: spec.api: Promise 'p' (f0.yaml:1) already provides kind Thing "
+        "in example.com/v1",
+    ]
+
+
+# --- resource requests ------------------------------------------------------------------------
+
+
+def test_requests_of_known_promises(tmp_path: Path) -> None:
+    (promise,) = load(tmp_path, KRATIX_TEST_PROMISE).promises
+    path = write(tmp_path, "r.yaml", REQUEST.replace("name: example", "name: a\n  namespace: t"))
+    result = load_objects([path], known_promises=[promise])
+    (request,) = result.resources
+    assert (request.name, request.namespace, request.raw["metadata"]["namespace"]) == (
+        "a",
+        "t",
+        "t",
+    )
+    assert load_objects([path]).ignored == [Source(path, 1)]
+
+
+def test_request_errors(tmp_path: Path) -> None:
+    long = "a" * 64
+    bad = REQUEST.replace("name: example", f"name: {long}\n  namespace: Team_A") + "status: 3\n"
+    no_spec = "apiVersion: test.kratix.io/v1alpha1\nkind: TestBundle\nmetadata: {name: b}\n"
+    not_a_map = no_spec + "spec: [1]\n"
+    assert messages(tmp_path, KRATIX_TEST_PROMISE, bad, not_a_map) == [
+        f"f1.yaml:4: metadata.name: name '{long}' is 64 characters; at most 63 allowed",
+        "f1.yaml:5: metadata.namespace: invalid namespace 'Team_A': use at most 63 lowercase "
+        "letters, digits and '-', starting and ending with a letter or digit",
+        "f2.yaml:4: spec: expected a mapping, got a list",
+    ]
+    (request,) = load(tmp_path, KRATIX_TEST_PROMISE, no_spec).resources
+    assert request.spec == {}
+    assert "spec" not in request.raw
+
+
+def test_duplicate_requests(tmp_path: Path) -> None:
+    explicit = REQUEST.replace("name: example", "name: example\n  namespace: default")
+    assert messages(tmp_path, KRATIX_TEST_PROMISE, REQUEST, explicit) == [
+        "f2.yaml:4: metadata.name: duplicate TestBundle 'default/example' (also at f1.yaml:1)"
+    ]
+
+
+def test_requests_of_an_invalid_promise_are_not_silently_ignored(tmp_path: Path) -> None:
+    broken = KRATIX_TEST_PROMISE.replace("name: setup-deps\n", "name: Setup\n", 1)
+    result = load(tmp_path, broken, REQUEST)
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.problems][1:] == [
+        "f1.yaml:1: not loaded: its Promise 'testbundle' has errors"
+    ]
+    assert (result.promises, result.resources, result.ignored) == ([], [], [])
+
+
+def test_other_versions_of_the_api_are_ignored(tmp_path: Path) -> None:
+    other = REQUEST.replace("v1alpha1", "v1")
+    result = load(tmp_path, KRATIX_TEST_PROMISE, other)
+    assert result.resources == []
+    assert result.ignored == [Source(str(tmp_path / "f1.yaml"), 1)]
+
+
+def test_parse_resource_request() -> None:
+    (promise_doc,) = load_text(KRATIX_TEST_PROMISE, "p.yaml")
+    promise, _ = parse_promise(promise_doc)
+    (doc,) = load_text(REQUEST, "r.yaml")
+    request = parse_resource_request(doc, promise)
+    assert request.promise_name == "testbundle"
+    (bad,) = load_text("kind: TestBundle\nmetadata: {labels: {a: 1}}\n", "r.yaml")
+    with pytest.raises(InvalidObjects) as info:
+        parse_resource_request(bad, promise)
+    assert [str(p) for p in info.value.problems] == [
+        "r.yaml:2: metadata: required key 'name' is missing",
+        'r.yaml:2: metadata.labels.a: expected a string, got an integer; quote it: "1"',
+    ]
+
+
+# --- Destination ------------------------------------------------------------------------------
+
+
+def destination(spec: str = "", name: str = "worker-1") -> str:
+    text = (
+        "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
+        f"metadata:\n  name: {name}\n  labels: {{env: dev}}\n"
+    )
+    return text + ("spec:\n" + textwrap.indent(textwrap.dedent(spec), "  ") if spec else "")
+
+
+def test_destination_defaults(tmp_path: Path) -> None:
+    (dest,) = load(tmp_path, destination()).destinations
+    assert dest.name == "worker-1"
+    assert dest.labels == {"env": "dev"}
+    assert dest.path == "worker-1"
+    assert dest.filepath_mode == "nestedByMetadata"
+    assert dest.aggregated_filename == "aggregated.yaml"
+    assert dest.strict_match_labels is False
+    assert dest.init_workloads is True
+    assert dest.source == Source(str(tmp_path / "f0.yaml"), 1)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/clusters/dev/", "clusters/dev"), (".", ""), ("/", ""), ('""', ""), ("./a//b", "a/b")],
+)
+def test_destination_path(tmp_path: Path, path: str, expected: str) -> None:
+    (dest,) = load(tmp_path, destination(f"path: {path}\n")).destinations
+    assert dest.path == expected
+
+
+def test_destination_settings(tmp_path: Path) -> None:
+    spec = """\
+        path: clusters/platform
+        strictMatchLabels: true
+        filepath: {mode: aggregatedYAML, filename: all/in-one.yaml}
+        initWorkloads: {enabled: false}
+        stateStoreRef: {kind: GitStateStore, name: default}
+        """
+    (dest,) = load(tmp_path, destination(spec)).destinations
+    assert (dest.path, dest.strict_match_labels, dest.init_workloads) == (
+        "clusters/platform",
+        True,
+        False,
+    )
+    assert (dest.filepath_mode, dest.aggregated_filename) == ("aggregatedYAML", "all/in-one.yaml")
+
+
+def test_destination_errors(tmp_path: Path) -> None:
+    spec = """\
+        path: ../outside
+        strictMatchLabels: "yes"
+        filepath: {mode: flat, filename: /abs.yaml}
+        initWorkloads: {enabled: 1}
+        cluster: kind
+        """
+    dest = destination(spec, name="Worker").replace("{env: dev}", "{env: [dev]}")
+    assert messages(tmp_path, dest, destination("filepath: {filename: x.yaml}\n")) == [
+        "f0.yaml:4: metadata.name: invalid name 'Worker': use lowercase letters, digits, '-' and "
+        "'.', starting and ending with a letter or digit",
+        "f0.yaml:5: metadata.labels.env: expected a string, got a list",
+        "f0.yaml:11: spec.cluster: unknown key 'cluster' (allowed: filepath, initWorkloads, "
+        "path, stateStoreRef, strictMatchLabels)",
+        "f0.yaml:7: spec.path: path must stay inside the state store, got '../outside'",
+        "f0.yaml:9: spec.filepath.mode: must be one of nestedByMetadata, none, aggregatedYAML, "
+        "got 'flat'",
+        "f0.yaml:9: spec.filepath.filename: filename must be a relative path without '..', "
+        "got '/abs.yaml'",
+        "f0.yaml:8: spec.strictMatchLabels: expected a boolean, got a string",
+        "f0.yaml:10: spec.initWorkloads.enabled: expected a boolean, got an integer",
+        "f1.yaml:7: warning: spec.filepath.filename: filename is only used with mode "
+        "aggregatedYAML",
+    ]
+
+
+def test_duplicate_destinations_and_parse_destination(tmp_path: Path) -> None:
+    assert messages(tmp_path, destination(), destination()) == [
+        "f1.yaml:4: metadata.name: duplicate Destination 'worker-1' (also at f0.yaml:1)"
+    ]
+    (doc,) = load_text(destination("path: x\n"), "d.yaml")
+    assert parse_destination(doc).path == "x"
+    (bad,) = load_text(destination("path: 3\n"), "d.yaml")
+    with pytest.raises(InvalidObjects) as info:
+        parse_destination(bad)
+    assert str(info.value) == (
+        'd.yaml:7: spec.path: expected a string, got an integer; quote it: "3"'
+    )
+
+
+def test_a_loaded_promise_replaces_a_known_one(tmp_path: Path) -> None:
+    (known,) = load(tmp_path, KRATIX_TEST_PROMISE).promises
+    renamed = KRATIX_TEST_PROMISE.replace("name: testbundle\n", "name: other\n", 1)
+    v2 = KRATIX_TEST_PROMISE.replace("- name: v1alpha1", "- name: v2")
+    request_v2 = REQUEST.replace("v1alpha1", "v2")
+    paths = [write(tmp_path, "p.yaml", v2), write(tmp_path, "r.yaml", request_v2)]
+    result = load_objects(paths, known_promises=[known])
+    assert result.problems == []
+    assert [r.promise_name for r in result.resources] == ["testbundle"]
+    clash = load_objects([write(tmp_path, "o.yaml", renamed)], known_promises=[known])
+    assert [str(p).replace(f"{tmp_path}/", "") for p in clash.problems] == [
+        "o.yaml:1: spec.api: Promise 'testbundle' (f0.yaml:1) already provides kind TestBundle "
+        "in test.kratix.io/v1alpha1"
+    ]
+    assert clash.promises == []
