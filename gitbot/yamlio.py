@@ -149,6 +149,8 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark is not None else 1
     problem = exc.problem or "syntax error"
+    if "maximum nesting depth" in problem:  # PyYAML >= 6.0.4 limits nesting itself
+        return Problem(file, line, "", "invalid YAML: nested too deeply")
     if exc.context and exc.context_mark is not None:
         problem = f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
     return Problem(file, line, "", f"invalid YAML: {problem}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+from gitbot.durations import parse_go_duration
 from gitbot.errors import UserError
 from gitbot.kratix.objects import WorkflowType
 
@@ -175,42 +175,13 @@ def _retry_after(value: Any) -> timedelta | None:
             f"workflow-control.yaml: 'retryAfter' must be a duration string such as '10m', "
             f"got {value!r}"
         )
-    duration = parse_go_duration(value)
-    if duration is None:
+    try:
+        duration = parse_go_duration(value)
+    except ValueError as e:
         raise UserError(
             f"workflow-control.yaml: 'retryAfter' {value!r} is not a duration "
             "(use a number and unit such as '30s', '10m' or '1h30m')"
-        )
+        ) from e
     if duration < timedelta(0):
         raise UserError(f"workflow-control.yaml: 'retryAfter' {value!r} must not be negative")
     return duration
-
-
-_GO_UNITS: Mapping[str, float] = {
-    "ns": 1e-3,
-    "us": 1.0,
-    "\u00b5s": 1.0,  # Go accepts both micro signs: MICRO SIGN and GREEK MU
-    "\u03bcs": 1.0,
-    "ms": 1e3,
-    "s": 1e6,
-    "m": 60e6,
-    "h": 3600e6,
-}
-_GO_COMPONENT = re.compile("([0-9]+\\.?[0-9]*|\\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
-def parse_go_duration(text: str) -> timedelta | None:
-    """Parse a Go `time.ParseDuration` string (`10m`, `1h30m`, `1.5h`, `300ms`); None if bad."""
-    sign, rest = (-1, text[1:]) if text[:1] == "-" else (1, text.removeprefix("+"))
-    if rest == "0":
-        return timedelta(0)
-    position, microseconds = 0, 0.0
-    while position < len(rest):
-        match = _GO_COMPONENT.match(rest, position)
-        if match is None:
-            return None
-        microseconds += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        position = match.end()
-    if not rest:
-        return None
-    return timedelta(microseconds=sign * microseconds)

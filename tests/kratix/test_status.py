@@ -15,7 +15,6 @@ from gitbot.kratix.status import (
     WorkflowControl,
     final_message,
     merge_status,
-    parse_go_duration,
     parse_workflow_control,
 )
 
@@ -116,34 +115,6 @@ def test_promise_workflows_keep_only_message() -> None:
 )
 def test_final_message(status: dict[str, Any], workflow_type: Any, expected: str) -> None:
     assert final_message(status, workflow_type) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("10m", timedelta(minutes=10)),
-        ("1h30m", timedelta(hours=1, minutes=30)),
-        ("1.5h", timedelta(hours=1, minutes=30)),
-        ("300ms", timedelta(milliseconds=300)),
-        ("2h45m30.5s", timedelta(hours=2, minutes=45, seconds=30.5)),
-        ("1500us", timedelta(microseconds=1500)),
-        ("1500\u00b5s", timedelta(microseconds=1500)),
-        (".5s", timedelta(milliseconds=500)),
-        ("1.s", timedelta(seconds=1)),
-        ("0", timedelta(0)),
-        ("+5s", timedelta(seconds=5)),
-        ("-5s", timedelta(seconds=-5)),
-    ],
-)
-def test_parse_go_duration(text: str, expected: timedelta) -> None:
-    assert parse_go_duration(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text", ["", "10", "1d", "m", ".s", "1hm", "1h 30m", "1.2.3s", "-", "\u0661s"]
-)
-def test_parse_go_duration_rejects(text: str) -> None:
-    assert parse_go_duration(text) is None
 
 
 def test_workflow_control_defaults() -> None:
