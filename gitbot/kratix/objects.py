@@ -84,8 +84,29 @@ class CRDInfo:
         return f"{self.group}/{self.version}"
 
 
+class _FromRaw:
+    """`spec` and `labels` of an object kept as written in `raw`."""
+
+    raw: Mapping[str, Any]
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        spec: Mapping[str, Any] = self.raw.get("spec") or {}
+        return spec
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        labels: Mapping[str, str] = (self.raw.get("metadata") or {}).get("labels") or {}
+        return labels
+
+    @property
+    def paused(self) -> bool:
+        """`kratix.io/paused: "true"` stops new workflows for the object (contract §6)."""
+        return self.labels.get("kratix.io/paused") == "true"
+
+
 @dataclass(frozen=True)
-class Promise:
+class Promise(_FromRaw):
     """A validated Promise. `raw` is the whole object as written, for object.yaml and hashing."""
 
     name: str
@@ -97,16 +118,6 @@ class Promise:
     dependencies: tuple[Mapping[str, Any], ...] = ()
     reconciliation_interval: timedelta | None = None
     pipeline_namespace: str | None = None
-
-    @property
-    def spec(self) -> Mapping[str, Any]:
-        spec: Mapping[str, Any] = self.raw.get("spec") or {}
-        return spec
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        labels: Mapping[str, str] = (self.raw.get("metadata") or {}).get("labels") or {}
-        return labels
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,7 @@ IMPLICIT_DESTINATION = Destination(name="default", source=Source("<implicit>", 0
 
 
 @dataclass(frozen=True)
-class ResourceRequest:
+class ResourceRequest(_FromRaw):
     """A request for a Promise's API. `raw` is the object as written, namespace defaulted."""
 
     promise_name: str
@@ -135,13 +146,3 @@ class ResourceRequest:
     namespace: str
     raw: Mapping[str, Any]
     source: Source
-
-    @property
-    def spec(self) -> Mapping[str, Any]:
-        spec: Mapping[str, Any] = self.raw.get("spec") or {}
-        return spec
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        labels: Mapping[str, str] = (self.raw.get("metadata") or {}).get("labels") or {}
-        return labels
