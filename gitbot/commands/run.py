@@ -15,12 +15,11 @@ from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, InvalidObjects, UserError
 from gitbot.kratix.loader import LoadResult, load_objects
 from gitbot.kratix.objects import IMPLICIT_DESTINATION, Destination, Promise, ResourceRequest
 from gitbot.kratix.workflow import WorkflowTarget
-from gitbot.pipeline.containers import ContainerPolicy
 from gitbot.pipeline.engine import DockerEngine
-from gitbot.pipeline.output import OutputLimits
-from gitbot.pipeline.runner import ContainerRun, RunOptions, WorkflowRun, WorkflowRunner
-from gitbot.secrets import Redactor, config_map_store, secret_store
-from gitbot.settings import Settings, load_settings
+from gitbot.pipeline.runner import ContainerObserver, ContainerRun, WorkflowRun
+from gitbot.pipeline.setup import make_runner, runner_config
+from gitbot.secrets import Redactor
+from gitbot.settings import load_settings
 from gitbot.statestore import merge_schedules, render, schedule_run, schedule_static_dependencies
 
 
@@ -35,10 +34,11 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
         print(
             f"{target.display_name}: no {target.workflow_type} {target.action} pipelines", file=out
         )
-    engine = DockerEngine(settings.engine_url)
+    config = runner_config(settings, args.secrets_dir, args.config_maps_dir, args.timeout)
+    engine = DockerEngine(config.engine_url)
     try:
         print(f"{target.display_name}: {target.workflow_type} {target.action}", file=out)
-        run = _runner(args, settings, engine, out).run(target)
+        run = make_runner(config, engine, Redactor(), _show(out)).run(target)
     finally:
         engine.close()
     _report(run, out)
@@ -56,23 +56,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _runner(
-    args: argparse.Namespace, settings: Settings, engine: DockerEngine, out: TextIO
-) -> WorkflowRunner:
-    secrets_dir = Path(args.secrets_dir) if args.secrets_dir else settings.secrets_dir
-    maps_dir = Path(args.config_maps_dir) if args.config_maps_dir else settings.config_maps_dir
-    for flag, folder in (("--secrets-dir", secrets_dir), ("--config-maps-dir", maps_dir)):
-        if folder is not None and not folder.is_dir():
-            raise UserError(f"{flag} {folder} is not a directory")
-    options = RunOptions(
-        container_timeout=args.timeout or settings.container_timeout,
-        output_limits=OutputLimits(settings.max_output_files, settings.max_output_bytes),
-        policy=ContainerPolicy(
-            settings.allow_privileged, settings.default_pull_policy, settings.container_network
-        ),
-        work_dir=settings.work_dir,
-    )
-
+def _show(out: TextIO) -> ContainerObserver:
     def show(pipeline: str, container: ContainerRun) -> None:
         state = "ok" if container.exit_code == 0 else "FAILED"
         print(
@@ -81,15 +65,7 @@ def _runner(
             file=out,
         )
 
-    redactor = Redactor()
-    return WorkflowRunner(
-        engine,
-        secret_store(secrets_dir, redactor),
-        config_map_store(maps_dir, redactor),
-        redactor,
-        options,
-        on_container=show,
-    )
+    return show
 
 
 def _load(paths: Sequence[str], known: Sequence[Promise] = ()) -> LoadResult:

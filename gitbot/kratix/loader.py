@@ -23,7 +23,7 @@ from gitbot.kratix.objects import (
     Workflows,
 )
 from gitbot.kratix.validate import Checker, check_pipelines
-from gitbot.yamlio import Path, YamlDocument, load_file
+from gitbot.yamlio import Path, YamlDocument, load_file, load_text
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 OBJECT_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
@@ -385,6 +385,24 @@ def load_objects(
             docs.extend(load_file(path))
         except InvalidObjects as exc:
             result.problems.extend(exc.problems)
+    return _load_documents(docs, result, known_promises)
+
+
+def load_texts(files: Mapping[str, str], known_promises: Sequence[Promise] = ()) -> LoadResult:
+    """Like load_objects, for file contents already read (e.g. from a git commit), by name."""
+    result = LoadResult()
+    docs: list[YamlDocument] = []
+    for name, text in files.items():
+        try:
+            docs.extend(load_text(text, name))
+        except InvalidObjects as exc:
+            result.problems.extend(exc.problems)
+    return _load_documents(docs, result, known_promises)
+
+
+def _load_documents(
+    docs: list[YamlDocument], result: LoadResult, known_promises: Sequence[Promise]
+) -> LoadResult:
     kinds = {id(doc): _kratix_kind(doc, result) for doc in docs}
     broken = _load_promises([d for d in docs if kinds[id(d)] == "Promise"], result)
     apis = _apis(result, known_promises)
