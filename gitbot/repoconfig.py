@@ -1,0 +1,343 @@
+"""The source repository's `.gitbot.yaml`: where results go, how PRs look, which files count.
+
+Include and exclude globs are matched against repository-relative POSIX paths, from the
+repository root: `*` and `?` stay within one path segment, `**` as a whole segment is any number
+of segments (`**/*.yaml` matches `a.yaml` and `x/y/a.yaml`), `[abc]`/`[!abc]` are character
+classes and `\\` escapes. As in gitignore, a pattern also matches everything under a directory it
+matches (`vendor` excludes `vendor/x.yaml`), and a trailing `/` matches directories only.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal, cast
+
+from gitbot.durations import parse_go_duration
+from gitbot.errors import InvalidObjects, Problem
+from gitbot.kratix.validate import Checker, kind_of
+from gitbot.yamlio import Path, load_text
+
+CONFIG_FILE = ".gitbot.yaml"
+CONFIG_DIR = ".gitbot/"
+GroupBy = Literal["promise", "object", "push"]
+GROUP_BY: tuple[GroupBy, ...] = ("promise", "object", "push")
+MIN_RECONCILE_INTERVAL = timedelta(minutes=1)
+TOP_KEYS = (
+    "baseBranch",
+    "exclude",
+    "include",
+    "path",
+    "pullRequests",
+    "reconcileInterval",
+    "sourceBranch",
+    "stateRepository",
+)
+PULL_REQUEST_KEYS = ("draft", "groupBy", "labels", "reviewers")
+
+
+@dataclass(frozen=True)
+class PullRequestSettings:
+    """How gitbot groups and decorates the pull requests it opens on the state repository."""
+
+    group_by: GroupBy = "promise"
+    labels: tuple[str, ...] = ("gitbot",)
+    reviewers: tuple[str, ...] = ()
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """A source repository's settings; every field has the default a missing key gets."""
+
+    state_repository: str | None = None
+    base_branch: str = "main"
+    path: str = ""
+    source_branch: str | None = None
+    reconcile_interval: timedelta = timedelta(hours=10)
+    pull_requests: PullRequestSettings = field(default_factory=PullRequestSettings)
+    include: tuple[str, ...] = ("**/*.yaml", "**/*.yml")
+    exclude: tuple[str, ...] = ()
+
+    def selects(self, path: str) -> bool:
+        """True if the repository file `path` is an object file under include/exclude."""
+        if path == CONFIG_FILE or path.startswith(CONFIG_DIR):
+            return False
+        return any(glob_matches(p, path) for p in self.include) and not any(
+            glob_matches(p, path) for p in self.exclude
+        )
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def parse_repo_config(text: str | None, file: str = CONFIG_FILE) -> RepoConfig:
+    """Settings from `.gitbot.yaml` text (None: no file, defaults); InvalidObjects lists all."""
+    if text is None:
+        return RepoConfig()
+    docs = load_text(text, file)
+    if not docs:
+        return RepoConfig()
+    if len(docs) > 1:
+        message = f"expected one YAML document, found {len(docs)}"
+        raise InvalidObjects([Problem(file, docs[1].line, "", message)])
+    ck = Checker(docs[0])
+    config = _config(ck)
+    if config is None or ck.errors:
+        raise InvalidObjects(sorted(ck.errors, key=lambda p: p.line))
+    return config
+
+
+def _config(ck: Checker) -> RepoConfig | None:
+    top = ck.mapping(ck.doc.data, ())
+    if top is None:
+        return None
+    ck.keys(top, (), TOP_KEYS)
+    defaults = RepoConfig()
+    state_repository = _non_empty(ck, top, (), "stateRepository")
+    base_branch = _branch(ck, top, "baseBranch")
+    source_branch = _branch(ck, top, "sourceBranch")
+    path = _state_path(ck, top)
+    interval = _interval(ck, top)
+    include = _patterns(ck, top, "include", required=True)
+    exclude = _patterns(ck, top, "exclude", required=False)
+    pull_requests = _pull_requests(ck, top)
+    return RepoConfig(
+        state_repository=state_repository,
+        base_branch=base_branch or defaults.base_branch,
+        path=path,
+        source_branch=source_branch,
+        reconcile_interval=interval or defaults.reconcile_interval,
+        pull_requests=pull_requests,
+        include=defaults.include if include is None else include,
+        exclude=defaults.exclude if exclude is None else exclude,
+    )
+
+
+def _non_empty(ck: Checker, parent: Mapping[str, Any], path: Path, key: str) -> str | None:
+    value = ck.get(parent, path, key, "a string")
+    if value == "":
+        ck.error((*path, key), "must not be empty")
+        return None
+    return cast("str | None", value)
+
+
+def _branch(ck: Checker, top: Mapping[str, Any], key: str) -> str | None:
+    name = _non_empty(ck, top, (), key)
+    if name is None:
+        return None
+    reason = branch_name_problem(name)
+    if reason is not None:
+        ck.error((key,), f"invalid branch name '{name}': {reason}")
+        return None
+    return name
+
+
+def _state_path(ck: Checker, top: Mapping[str, Any]) -> str:
+    value = ck.get(top, (), "path", "a string")
+    if not value:
+        return ""
+    if value.startswith("/") or ".." in value.split("/"):
+        ck.error(("path",), f"must be a relative path without '..', got '{value}'")
+        return ""
+    return "/".join(part for part in value.split("/") if part not in ("", "."))
+
+
+def _interval(ck: Checker, top: Mapping[str, Any]) -> timedelta | None:
+    value = top.get("reconcileInterval")
+    where: Path = ("reconcileInterval",)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        ck.error(where, f"expected a Go duration like 10h or 30m, got {kind_of(value)}")
+        return None
+    try:
+        interval = parse_go_duration(value)
+    except ValueError as exc:
+        ck.error(where, str(exc))
+        return None
+    if interval < MIN_RECONCILE_INTERVAL:
+        ck.error(where, f"must be at least 1m, got {value}")
+        return None
+    return interval
+
+
+def _pull_requests(ck: Checker, top: Mapping[str, Any]) -> PullRequestSettings:
+    defaults = PullRequestSettings()
+    where: Path = ("pullRequests",)
+    settings = ck.get(top, (), "pullRequests", "a mapping")
+    if settings is None:
+        return defaults
+    ck.keys(settings, where, PULL_REQUEST_KEYS)
+    group_by = ck.get(settings, where, "groupBy", "a string")
+    if group_by is not None and not ck.one_of(group_by, (*where, "groupBy"), GROUP_BY):
+        group_by = None
+    labels = _strings(ck, settings, where, "labels")
+    reviewers = _strings(ck, settings, where, "reviewers")
+    draft = ck.get(settings, where, "draft", "a boolean")
+    return PullRequestSettings(
+        group_by=group_by or defaults.group_by,
+        labels=defaults.labels if labels is None else labels,
+        reviewers=defaults.reviewers if reviewers is None else reviewers,
+        draft=defaults.draft if draft is None else draft,
+    )
+
+
+def _strings(
+    ck: Checker, parent: Mapping[str, Any], path: Path, key: str
+) -> tuple[str, ...] | None:
+    """An optional list of non-empty strings; None if missing or wrong (wrong is reported)."""
+    items = ck.get(parent, path, key, "a list")
+    if items is None:
+        return None
+    ok = True
+    for i, item in enumerate(items):
+        if not ck.expect(item, (*path, key, i), "a string"):
+            ok = False
+        elif not item:
+            ck.error((*path, key, i), "must not be empty")
+            ok = False
+    return tuple(items) if ok else None
+
+
+def _patterns(
+    ck: Checker, top: Mapping[str, Any], key: str, *, required: bool
+) -> tuple[str, ...] | None:
+    patterns = _strings(ck, top, (), key)
+    if patterns is None:
+        return None
+    if required and not patterns:
+        ck.error((key,), "must list at least one pattern, like '**/*.yaml'")
+        return None
+    ok = True
+    for i, pattern in enumerate(patterns):
+        reason = glob_problem(pattern)
+        if reason is not None:
+            ck.error((key, i), f"invalid pattern '{pattern}': {reason}")
+            ok = False
+    return patterns if ok else None
+
+
+# --- branch names -----------------------------------------------------------------------------
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def branch_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid git branch name (git check-ref-format --branch), or None."""
+    bad = _REF_FORBIDDEN.search(name)
+    if bad is not None:
+        char = bad.group()
+        shown = repr(char) if char.isprintable() and char != " " else f"U+{ord(char):04X}"
+        return f"must not contain {shown}"
+    checks = (
+        (name.startswith("-"), "must not start with '-'"),
+        (name in ("@", "HEAD"), f"'{name}' is reserved"),
+        (name.startswith("/") or name.endswith("/"), "must not start or end with '/'"),
+        ("//" in name, "must not contain '//'"),
+        (".." in name, "must not contain '..'"),
+        ("@{" in name, "must not contain '@{'"),
+        (name.endswith("."), "must not end with '.'"),
+        (any(p.startswith(".") for p in name.split("/")), "no part may start with '.'"),
+        (any(p.endswith(".lock") for p in name.split("/")), "no part may end with '.lock'"),
+    )
+    return next((reason for failed, reason in checks if failed), None)
+
+
+# --- globs ------------------------------------------------------------------------------------
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be used as an include/exclude glob, or None."""
+    if not pattern:
+        return "must not be empty"
+    if pattern.startswith("/"):
+        return "patterns are relative to the repository root; drop the leading '/'"
+    try:
+        _compile(pattern)
+    except re.error as exc:
+        return exc.msg
+    return None
+
+
+def glob_matches(pattern: str, path: str) -> bool:
+    """True if `pattern` matches the relative POSIX `path` or one of its parent directories."""
+    regex, dirs_only = _compile(pattern)
+    if not dirs_only and regex.fullmatch(path):
+        return True
+    start = path.find("/")
+    while start != -1:
+        if regex.fullmatch(path, 0, start):
+            return True
+        start = path.find("/", start + 1)
+    return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(pattern: str) -> tuple[re.Pattern[str], bool]:
+    """The pattern as a regex, and whether it matches directories only (a trailing '/')."""
+    dirs_only = pattern.endswith("/")
+    segments = pattern.rstrip("/").split("/")
+    out: list[str] = []
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "**":
+            out.append(".*" if last else "(?:.*/)?")
+        else:
+            out.append(_segment(segment) + ("" if last else "/"))
+    return re.compile("".join(out), re.DOTALL), dirs_only
+
+
+def _segment(segment: str) -> str:
+    """One path segment's glob as a regex that never crosses '/'."""
+    out: list[str] = []
+    i, n = 0, len(segment)
+    while i < n:
+        char = segment[i]
+        i += 1
+        if char == "*":
+            while i < n and segment[i] == "*":
+                i += 1
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "\\" and i < n:
+            out.append(re.escape(segment[i]))
+            i += 1
+        elif char == "[":
+            regex, i = _char_class(segment, i)
+            out.append(regex)
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def _char_class(segment: str, start: int) -> tuple[str, int]:
+    """`[...]` starting after the '['; an unclosed '[' is a literal '['."""
+    i = start
+    negate = i < len(segment) and segment[i] in "!^"
+    if negate:
+        i += 1
+    body_start = i
+    if i < len(segment) and segment[i] == "]":
+        i += 1  # a ']' right after '[' or '[!' is a member, not the end
+    end = segment.find("]", i)
+    if end == -1:
+        return re.escape("["), start
+    body = segment[body_start:end]
+    members: list[str] = []
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            members.append(f"{re.escape(body[k])}-{re.escape(body[k + 2])}")
+            k += 3
+        else:
+            members.append(re.escape(body[k]))
+            k += 1
+    if negate:
+        return f"[^/{''.join(members)}]", end + 1
+    # A range such as [+-0] spans '/', which never belongs to one segment.
+    return f"(?!/)[{''.join(members)}]", end + 1
