@@ -40,6 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-path", default="", help="state store root inside the repository")
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="per-container timeout")
     run.add_argument("--dry-run", action="store_true", help="set KRATIX_DRY_RUN for resources")
+    reconcile = commands.add_parser(
+        "reconcile", help="render a whole source repository into a state repository"
+    )
+    reconcile.add_argument("--source", required=True, metavar="PATH_OR_URL")
+    reconcile.add_argument("--state", metavar="PATH_OR_URL", help="default: stateRepository")
+    reconcile.add_argument("--source-ref", metavar="REF", help="default: the default branch")
+    reconcile.add_argument(
+        "--direct", action="store_true", help="commit to the base branch instead of branches"
+    )
+    reconcile.add_argument("--secrets-dir", metavar="DIR", help="secrets as <DIR>/<name>/<key>")
+    reconcile.add_argument(
+        "--only", action="append", default=[], metavar="PROMISE", help="only these Promises"
+    )
     return parser
 
 
@@ -66,6 +79,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gitbot.commands.validate import validate
 
         return validate(args.files, sys.stdout)
+    if args.command == "reconcile":
+        from gitbot.commands.reconcile import reconcile_command
+
+        return reconcile_command(args, sys.stdout)
     from gitbot.commands.run import run_command
 
     return run_command(args, sys.stdout)

@@ -28,6 +28,9 @@ class Settings:
     work_dir: Path | None = None
     secrets_dir: Path | None = None
     config_maps_dir: Path | None = None
+    data_dir: Path = Path(".gitbot-data")
+    workers: int = 2
+    git_timeout: float = 120.0
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +59,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         work_dir=get("GITBOT_WORK_DIR", _directory, None),
         secrets_dir=get("GITBOT_SECRETS_DIR", _directory, None),
         config_maps_dir=get("GITBOT_CONFIG_MAPS_DIR", _directory, None),
+        data_dir=Path(env.get("GITBOT_DATA_DIR") or _default_data_dir(env)),
+        workers=get("GITBOT_WORKERS", _positive_int, 2),
+        git_timeout=get("GITBOT_GIT_TIMEOUT", _positive_float, 120.0),
     )
     if problems:
         raise UserError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
@@ -96,3 +102,10 @@ def _directory(raw: str) -> Path:
     if not path.is_dir():
         raise ValueError("is not a directory")
     return path
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(
+        Path(env.get("HOME") or "~").expanduser() / ".local/share"
+    )
+    return Path(base) / "gitbot"

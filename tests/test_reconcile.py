@@ -1,0 +1,269 @@
+"""`gitbot reconcile` end to end: real source and state repositories, real containers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from gitfixtures import (
+    branches,
+    commit_all,
+    files_on,
+    git,
+    init_source,
+    init_state,
+    show,
+    write,
+)
+
+from gitbot.cli import main
+
+CANARIES = [
+    f"clusters/{d}/{f}"
+    for d in ("dev", "platform", "prod")
+    for f in ("dependencies/kratix-canary-namespace.yaml", "resources/kratix-canary-configmap.yaml")
+]
+APP_FILES = [
+    ".gitbot/objects/app-namespace/default.payments.yaml",
+    ".gitbot/objects/app-namespace/promise.yaml",
+    "clusters/dev/resources/default/app-namespace/payments/instance-configure/5058f/namespace.yaml",
+    "clusters/platform/resources/default/app-namespace/payments/instance-configure/34a6e/"
+    "platform/team-access.yaml",
+]
+PG_FILES = [
+    ".gitbot/objects/postgres/promise.yaml",
+    ".gitbot/objects/postgres/shop.orders.yaml",
+    "clusters/dev/dependencies/postgres/5058f/static/postgres-dependencies.yaml",
+    "clusters/dev/dependencies/postgres/install-operator/5058f/operator.yaml",
+    "clusters/dev/resources/shop/postgres/orders/render/5058f/postgres.yaml",
+]
+Reconcile = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    return init_source(tmp_path / "source")
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return init_state(tmp_path / "state.git")
+
+
+@pytest.fixture
+def reconcile(
+    example_images: list[str],
+    source: Path,
+    state: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Reconcile:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+
+    def run(*extra: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["reconcile", "--source", str(source), "--state", str(state), *extra])
+        printed = capsys.readouterr()
+        return code, printed.out + printed.err
+
+    return run
+
+
+def merge(state: Path, branch: str) -> None:
+    """What merging the pull request does: the base branch takes the gitbot branch."""
+    git(state, "update-ref", "refs/heads/main", f"refs/heads/{branch}")
+
+
+def test_first_reconcile_opens_one_branch_per_promise(reconcile: Reconcile, state: Path) -> None:
+    code, out = reconcile()
+    assert code == 0, out
+    assert branches(state) == ["gitbot/app-namespace", "gitbot/postgres", "main"]
+    assert files_on(state, "main") == []
+    assert files_on(state, "gitbot/app-namespace") == sorted(APP_FILES + CANARIES)
+    assert files_on(state, "gitbot/postgres") == sorted(PG_FILES + CANARIES)
+    assert "gitbot/postgres: created" in out
+    assert "(11 added, 0 changed, 0 removed)" in out
+    assert f"see: git -C {state} diff main...gitbot/postgres" in out
+    rendered = show(state, "gitbot/postgres", PG_FILES[-1])
+    assert "numberOfInstances: 3" in rendered
+    message = git(state, "log", "-1", "--format=%B", "gitbot/postgres")
+    assert "- Promise postgres (configure)" in message
+    assert "- postgres shop/orders (configure)" in message
+    assert "Gitbot-Source-Commit: " in message
+
+
+def test_an_unchanged_rerun_pushes_nothing(reconcile: Reconcile, state: Path) -> None:
+    reconcile()
+    before = {b: git(state, "rev-parse", b) for b in branches(state)}
+    code, out = reconcile()
+    assert code == 0, out
+    assert {b: git(state, "rev-parse", b) for b in branches(state)} == before
+    assert "gitbot/postgres: unchanged" in out
+    assert out.rstrip().endswith("nothing changed: nothing pushed")
+
+
+def test_a_changed_request_changes_only_its_files(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    reconcile()
+    merge(state, "gitbot/postgres")
+    request = source / "promises/postgres/resource-request.yaml"
+    write(source, {str(request): request.read_text().replace("size: large", "size: small")})
+    commit_all(source, "smaller database")
+    code, out = reconcile()
+    assert code == 0, out
+    changed = git(state, "diff", "--name-only", "main", "gitbot/postgres").splitlines()
+    assert changed == [".gitbot/objects/postgres/shop.orders.yaml", PG_FILES[-1]]
+    assert "numberOfInstances: 1" in show(state, "gitbot/postgres", PG_FILES[-1])
+
+
+def test_a_removed_request_runs_its_delete_pipeline_and_its_files_leave(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    reconcile()
+    merge(state, "gitbot/postgres")
+    write(source, {"promises/postgres/resource-request.yaml": None})
+    commit_all(source, "no more orders database")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "postgres shop/orders: delete succeeded (teardown" in out
+    changed = git(state, "diff", "--name-status", "main", "gitbot/postgres").splitlines()
+    assert changed == [
+        "D\t.gitbot/objects/postgres/shop.orders.yaml",
+        f"D\t{PG_FILES[-1]}",
+    ]
+
+
+def test_a_removed_promise_runs_its_delete_pipelines_and_all_its_files_leave(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    reconcile()
+    merge(state, "gitbot/postgres")
+    git(source, "rm", "-q", "-r", "promises/postgres")
+    commit_all(source, "no more postgres")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "Promise postgres: delete succeeded (uninstall" in out
+    assert "postgres shop/orders: delete succeeded (teardown" in out
+    assert files_on(state, "gitbot/postgres") == CANARIES
+
+
+def test_a_changed_promise_reruns_its_requests(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    reconcile()
+    promise = source / "promises/postgres/promise.yaml"
+    write(
+        source,
+        {str(promise): promise.read_text().replace("name: postgres-system", "name: databases")},
+    )
+    commit_all(source, "rename the operator namespace")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "gitbot/postgres: updated" in out
+    assert "Promise postgres: configure succeeded" in out
+    assert "postgres shop/orders: configure succeeded" in out
+    deps = show(state, "gitbot/postgres", PG_FILES[2])
+    assert "name: databases" in deps
+
+
+def test_a_moved_base_branch_rebuilds_the_branch_on_it(
+    reconcile: Reconcile, state: Path, tmp_path: Path
+) -> None:
+    reconcile()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(state), str(clone))
+    write(clone, {"README.md": "state\n"})
+    human = commit_all(clone, "a note")
+    git(clone, "push", "-q", "origin", "main")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "gitbot/postgres: updated" in out
+    assert git(state, "rev-parse", "gitbot/postgres^") == human
+    assert "README.md" in files_on(state, "gitbot/postgres")
+
+
+def test_a_human_commit_on_a_gitbot_branch_is_left_alone(
+    reconcile: Reconcile, source: Path, state: Path, tmp_path: Path
+) -> None:
+    reconcile()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(state), str(clone))
+    git(clone, "checkout", "-q", "gitbot/postgres")
+    write(clone, {"fix.yaml": "a: b\n"})
+    human = commit_all(clone, "hand fix")
+    git(clone, "push", "-q", "origin", "gitbot/postgres")
+    request = source / "promises/postgres/resource-request.yaml"
+    write(source, {str(request): request.read_text().replace("size: large", "size: small")})
+    commit_all(source, "smaller")
+    code, out = reconcile()
+    assert code == 1
+    assert "gitbot/postgres: human-commit" in out
+    assert "the branch has a commit gitbot did not make; left alone" in out
+    assert git(state, "rev-parse", "gitbot/postgres") == human
+
+
+def test_direct_commits_to_the_base_branch(reconcile: Reconcile, state: Path) -> None:
+    code, out = reconcile("--direct")
+    assert code == 0, out
+    assert branches(state) == ["main"]
+    assert files_on(state, "main") == sorted(APP_FILES + PG_FILES + CANARIES)
+    code, out = reconcile("--direct")
+    assert "main: no-change" in out
+
+
+def test_a_failing_pipeline_fails_only_its_promises_branch(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    request = source / "promises/postgres/resource-request.yaml"
+    write(source, {str(request): request.read_text().replace("size: large", "size: huge")})
+    commit_all(source, "too big")
+    code, out = reconcile()
+    assert code == 1
+    assert branches(state) == ["gitbot/app-namespace", "main"]
+    assert "gitbot/postgres: failed" in out
+    assert "pipeline 'plan' container 'plan' failed: exited with code 2" in out
+    assert "unknown size 'huge': use small or large" in out
+
+
+def test_an_invalid_gitbot_yaml_is_reported_with_file_and_line(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    write(source, {".gitbot.yaml": "baseBranch: main\npullRequests:\n  groupBy: team\n"})
+    commit_all(source, "config")
+    code, out = reconcile()
+    assert code == 1
+    assert out == (
+        "gitbot: error: .gitbot.yaml:3: pullRequests.groupBy: must be one of promise, object, "
+        "push, got 'team'\n"
+    )
+    assert branches(state) == []
+
+
+def test_filepath_modes_none_and_aggregated(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    write(
+        source,
+        {
+            "destinations.yaml": (
+                "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
+                "metadata: {name: flat, labels: {environment: dev}}\n"
+                "spec: {path: flat, filepath: {mode: none}}\n---\n"
+                "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
+                "metadata: {name: agg, labels: {role: platform}}\n"
+                "spec: {path: agg, strictMatchLabels: true, filepath: {mode: aggregatedYAML}}\n"
+            )
+        },
+    )
+    commit_all(source, "flat and aggregated destinations")
+    code, out = reconcile("--direct")
+    assert code == 0, out
+    files = files_on(state, "main")
+    assert "flat/namespace.yaml" in files
+    assert "flat/operator.yaml" in files
+    assert "flat/.kratix/default-app-namespace-payments-instance-configure.flat-5058f.yaml" in files
+    assert "agg/aggregated.yaml" in files
+    assert "name: team-payments-dev" in show(state, "main", "agg/aggregated.yaml")
