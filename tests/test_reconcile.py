@@ -267,3 +267,131 @@ def test_filepath_modes_none_and_aggregated(
     assert "flat/.kratix/default-app-namespace-payments-instance-configure.flat-5058f.yaml" in files
     assert "agg/aggregated.yaml" in files
     assert "name: team-payments-dev" in show(state, "main", "agg/aggregated.yaml")
+
+
+def test_paused_objects_are_skipped_and_keep_their_files(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    reconcile()
+    merge(state, "gitbot/postgres")
+    request = source / "promises/postgres/resource-request.yaml"
+    paused = request.read_text().replace(
+        "  namespace: shop\n", '  namespace: shop\n  labels:\n    kratix.io/paused: "true"\n'
+    )
+    write(source, {str(request): paused.replace("size: large", "size: small")})
+    commit_all(source, "pause and shrink")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "postgres shop/orders: paused — kratix.io/paused is set" in out
+    # Nothing changed against the merged base, so the merged branch is cleaned up.
+    assert "gitbot/postgres: removed" in out
+    assert branches(state) == ["gitbot/app-namespace", "main"]
+    assert "numberOfInstances: 3" in show(state, "main", PG_FILES[-1])
+
+
+def test_only_reconciles_the_named_promises(reconcile: Reconcile, state: Path) -> None:
+    code, out = reconcile("--only", "postgres")
+    assert code == 0, out
+    assert branches(state) == ["gitbot/postgres", "main"]
+    assert "app-namespace" not in out.split("\n", 2)[2]
+
+
+def test_a_group_no_destination_matches_is_reported_and_not_written(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    request = source / "promises/app-namespace/resource-request.yaml"
+    write(
+        source, {str(request): request.read_text().replace("environment: dev", "environment: qa")}
+    )
+    commit_all(source, "qa")
+    code, out = reconcile()
+    assert code == 0, out
+    assert (
+        "not scheduled: app-namespace-payments-instance-configure output root: "
+        "no Destination matches {environment=qa}"
+    ) in out
+    files = files_on(state, "gitbot/app-namespace")
+    assert not any(f.endswith("/namespace.yaml") for f in files)
+    assert APP_FILES[3] in files
+
+
+def test_a_resource_keeps_its_destination_when_labels_change(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    reconcile()
+    merge(state, "gitbot/app-namespace")
+    destinations = source / "destinations.yaml"
+    write(
+        source,
+        {
+            str(destinations): destinations.read_text().replace(
+                "name: dev\n  labels:\n    environment: dev",
+                "name: dev\n  labels:\n    environment: development",
+            )
+        },
+    )
+    request = source / "promises/app-namespace/resource-request.yaml"
+    write(source, {str(request): request.read_text().replace('cpuQuota: "4"', 'cpuQuota: "8"')})
+    commit_all(source, "relabel dev, more cpu")
+    code, out = reconcile()
+    assert code == 0, out
+    assert git(state, "diff", "--name-only", "main", "gitbot/app-namespace").splitlines() == [
+        ".gitbot/objects/app-namespace/default.payments.yaml",
+        APP_FILES[2],
+    ]
+    assert 'limits.cpu: "8"' in show(state, "gitbot/app-namespace", APP_FILES[2])
+
+
+COUNTER_PROMISE = """\
+apiVersion: platform.kratix.io/v1alpha1
+kind: Promise
+metadata:
+  name: counter
+spec:
+  api:
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata:
+      name: counters.example.gitbot.dev
+    spec:
+      group: example.gitbot.dev
+      names: {kind: Counter, plural: counters}
+      scope: Namespaced
+      versions: [{name: v1, served: true, storage: true}]
+  workflows:
+    resource:
+      configure:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata: {name: count}
+          spec:
+            containers:
+              - name: count
+                image: docker.io/library/busybox:latest
+                imagePullPolicy: IfNotPresent
+                command:
+                  - sh
+                  - -c
+                  - |
+                    last=$(sed -n 's/^  runs: //p' /kratix/input/object.yaml)
+                    runs=$(( ${last:-0} + 1 ))
+                    echo "runs: $runs" > /kratix/metadata/status.yaml
+                    echo "runs: $runs" > /kratix/output/runs.yaml
+---
+apiVersion: example.gitbot.dev/v1
+kind: Counter
+metadata: {name: c}
+spec: {}
+"""
+
+
+def test_object_status_is_kept_between_runs_and_fed_into_object_yaml(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    write(source, {"counter.yaml": COUNTER_PROMISE})
+    commit_all(source, "a counter")
+    path = "clusters/dev/resources/default/counter/c/count/5058f/runs.yaml"
+    reconcile("--only", "counter")
+    assert show(state, "gitbot/counter", path) == "runs: 1"
+    reconcile("--only", "counter")
+    assert show(state, "gitbot/counter", path) == "runs: 2"
