@@ -24,6 +24,7 @@ from gitbot.errors import ExternalError, UserError
 
 LOG_TAIL_BYTES = 256 * 1024
 MANAGED_LABEL = "io.gitbot.managed"
+_API_VERSIONS: dict[str, str] = {}  # engine URL -> negotiated Docker API version
 
 
 class EngineError(ExternalError):
@@ -91,7 +92,13 @@ class DockerEngine:
     def __init__(self, base_url: str | None = None, api_timeout: float = 60.0) -> None:
         self.base_url = base_url or "unix:///var/run/docker.sock"
         try:
-            self._client = docker.DockerClient(base_url=self.base_url, timeout=int(api_timeout))
+            # Negotiating the API version costs a slow /version call on Podman (0.3 s): once
+            # per engine URL and process is enough.
+            version = _API_VERSIONS.get(self.base_url, "auto")
+            self._client = docker.DockerClient(
+                base_url=self.base_url, timeout=int(api_timeout), version=version
+            )
+            _API_VERSIONS[self.base_url] = self._client.api.api_version
         except docker.errors.DockerException as e:
             raise EngineError(f"cannot use the container engine at {self.base_url}: {e}") from e
         self._pulled: set[str] = set()
