@@ -17,7 +17,15 @@ from gitbot.statebranch import BranchPlan, Changes
 GITBOT = Identity("gitbot", "gitbot@users.noreply.gitbot.dev")
 SOURCE_TRAILER = "Gitbot-Source-Commit"
 BranchAction = Literal[
-    "created", "updated", "unchanged", "no-change", "removed", "human-commit", "failed", "rejected"
+    "created",
+    "updated",
+    "unchanged",
+    "no-change",
+    "equal-to-base",
+    "removed",
+    "human-commit",
+    "failed",
+    "rejected",
 ]
 
 
@@ -79,8 +87,7 @@ def publish_branch(
     if commit.tree == repo.tree_of(base.sha):
         if current is None:
             return BranchResult(plan.branch, "no-change")
-        repo.delete_branch(plan.branch, expected=current)
-        return BranchResult(plan.branch, "removed", detail="its content is now on the base branch")
+        return BranchResult(plan.branch, "equal-to-base", current)
     diff = _diff(repo, base.sha, commit.sha)
     if current is not None:
         head = repo.commit_info(current)
@@ -91,6 +98,13 @@ def publish_branch(
     except GitbotError as e:
         return BranchResult(plan.branch, "rejected", detail=str(e))
     return BranchResult(plan.branch, "created" if current is None else "updated", commit.sha, *diff)
+
+
+def remove_branch(base: StateBase, result: BranchResult) -> BranchResult:
+    """Delete a gitbot branch whose content is now on the base branch (with a lease)."""
+    assert result.commit is not None
+    base.repo.delete_branch(result.branch, expected=result.commit)
+    return BranchResult(result.branch, "removed", detail="its content is now on the base branch")
 
 
 def publish_direct(base: StateBase, changes: Changes, message: str) -> BranchResult:

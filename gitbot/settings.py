@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gitbot.errors import UserError
+from gitbot.secrets import Secret
 
 T = TypeVar("T")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -31,6 +32,12 @@ class Settings:
     data_dir: Path = Path(".gitbot-data")
     workers: int = 2
     git_timeout: float = 120.0
+    github_api_url: str = "https://api.github.com"
+    github_app_id: int | None = None
+    github_private_key_file: Path | None = None
+    github_token: Secret | None = None
+    github_timeout: float = 30.0
+    github_write_interval: float = 1.0
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +69,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=Path(env.get("GITBOT_DATA_DIR") or _default_data_dir(env)),
         workers=get("GITBOT_WORKERS", _positive_int, 2),
         git_timeout=get("GITBOT_GIT_TIMEOUT", _positive_float, 120.0),
+        github_api_url=(env.get("GITBOT_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+        github_app_id=get("GITBOT_GITHUB_APP_ID", _positive_int, None),
+        github_private_key_file=get("GITBOT_GITHUB_PRIVATE_KEY_FILE", _file, None),
+        github_token=Secret(env["GITBOT_GITHUB_TOKEN"]) if env.get("GITBOT_GITHUB_TOKEN") else None,
+        github_timeout=get("GITBOT_GITHUB_TIMEOUT", _positive_float, 30.0),
+        github_write_interval=get("GITBOT_GITHUB_WRITE_INTERVAL", _non_negative_float, 1.0),
     )
     if problems:
         raise UserError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
@@ -73,6 +86,20 @@ def _positive_float(raw: str) -> float:
     if value <= 0:
         raise ValueError("must be a positive number")
     return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _file(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise ValueError("is not a file")
+    return path
 
 
 def _positive_int(raw: str) -> int:

@@ -1,0 +1,141 @@
+"""What a reconcile shows on GitHub: pull requests on the state repo, check runs on the source."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gitbot.github.checkruns import (
+    CheckRuns,
+    promise_check_name,
+    promise_report,
+    source_report,
+)
+from gitbot.github.client import GitHubApp, is_full_name
+from gitbot.github.prbody import PrMarker, content_hash, images_of, render_body
+from gitbot.github.pullrequests import PullRequests
+from gitbot.publisher import BranchResult, remove_branch
+from gitbot.reconcile import ReconcileReport
+from gitbot.secrets import Redactor
+from gitbot.statebranch import BranchPlan, Changes
+
+CLOSED_COMMENT = (
+    "gitbot: the state this pull request proposed is already on the base branch, "
+    "so it is closed. A new pull request opens when the source changes again."
+)
+HUMAN_COMMENT = (
+    "gitbot: someone else committed to this branch, so gitbot no longer updates it. "
+    "Delete the branch (or close this pull request) to let gitbot propose the current state."
+)
+
+
+class GitHubFeedback:
+    """Pull requests and check runs for repositories named `owner/name`."""
+
+    def __init__(self, app: GitHubApp, source: str, state: str | None, redactor: Redactor) -> None:
+        self.app = app
+        self.source = source if is_full_name(source) else None
+        self.state = state if state and is_full_name(state) else None
+        self.redactor = redactor
+        self.checks: CheckRuns | None = None
+        self.pulls: PullRequests | None = None
+        self.pr_urls: dict[str, str] = {}
+
+    def started(self, report: ReconcileReport, promises: Sequence[str]) -> None:
+        if self.source is not None:
+            self.checks = CheckRuns(self.app.repo(self.source), report.snapshot.commit)
+            for promise in promises:
+                self.checks.start(promise_check_name(promise))
+        state = self.state or (report.state if is_full_name(report.state) else None)
+        if state is not None:
+            self.state = state
+            settings = report.snapshot.config.pull_requests
+            self.pulls = PullRequests(self.app.repo(state), report.base.branch, settings)
+
+    def skip_push(self, plan: BranchPlan, changes: Changes) -> BranchResult | None:
+        if self.pulls is None or plan.failures:
+            return None
+        declined = self.pulls.declined(plan.branch, content_hash(changes))
+        if declined is None:
+            return None
+        detail = f"pull request #{declined.number} was closed with this content; not reopened"
+        return BranchResult(plan.branch, "no-change", detail=detail)
+
+    def published(
+        self, report: ReconcileReport, plan: BranchPlan, changes: Changes, result: BranchResult
+    ) -> BranchResult:
+        if self.pulls is None:
+            if result.action == "equal-to-base":
+                return remove_branch(report.base, result)
+            return result
+        if result.action == "equal-to-base":
+            self.pulls.close(plan.branch, CLOSED_COMMENT)
+            return remove_branch(report.base, result)
+        if result.action == "human-commit" and result.commit:
+            self.pulls.comment_once(plan.branch, result.commit, HUMAN_COMMENT)
+            return result
+        if result.action not in ("created", "updated", "unchanged"):
+            return result
+        snapshot = report.snapshot
+        marker = PrMarker(
+            source=snapshot.source,
+            commit=snapshot.commit,
+            objects=tuple(str(o.key) for o in plan.outcomes),
+            images=images_of(plan.outcomes),
+            content_hash=content_hash(changes),
+        )
+        checks_url = self._checks_url(snapshot.commit)
+        body = self.redactor(
+            render_body(snapshot.source, snapshot.commit, plan.outcomes, result, marker, checks_url)
+        )
+        pr = self.pulls.sync(plan.branch, plan.title, body, changed=result.action != "unchanged")
+        if pr.url:
+            self.pr_urls[plan.branch] = pr.url
+        detail = f"pull request #{pr.number} {pr.action}: {pr.url}" if pr.number else result.detail
+        return BranchResult(
+            result.branch,
+            result.action,
+            result.commit,
+            result.added,
+            result.changed,
+            result.removed,
+            detail,
+        )
+
+    def finished(self, report: ReconcileReport) -> None:
+        if self.checks is None:
+            return
+        objects = report.snapshot.objects
+        if objects.problems or objects.warnings:
+            self.checks.finish(source_report(objects.problems, objects.warnings))
+        results = {r.branch: r for r in report.results}
+        for promise, outcomes in report.outcomes.items():
+            branches = [
+                p.branch for p in report.plans if any(o.key.promise == promise for o in p.outcomes)
+            ]
+            pr_url = next((self.pr_urls[b] for b in branches if b in self.pr_urls), None)
+            files = ""
+            for branch in branches:
+                result = results.get(branch)
+                if result is not None and result.action in ("created", "updated", "unchanged"):
+                    files = (
+                        f"Files on `{branch}`: {len(result.added)} added, "
+                        f"{len(result.changed)} changed, {len(result.removed)} removed."
+                    )
+            check = promise_report(promise, outcomes, pr_url, files)
+            self.checks.finish(
+                type(check)(
+                    check.name,
+                    check.conclusion,
+                    check.title,
+                    self.redactor(check.summary),
+                    self.redactor(check.text),
+                    check.annotations,
+                )
+            )
+
+    def _checks_url(self, commit: str) -> str | None:
+        if self.source is None:
+            return None
+        from gitbot.github.client import web_url
+
+        return f"{web_url(self.app.settings.api_url)}/{self.source}/commit/{commit}/checks"
