@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ from gitbot.reconciler import ObjectOutcome
 MAX_TEXT = 65_535  # GitHub's limit for each of title, summary and text
 ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create or update
 SOURCE_CHECK = "gitbot: source"
+_SIGNATURE_RE = re.compile(r"<!-- gitbot:check [0-9a-f]+ -->")
 T = TypeVar("T")
 Conclusion = Literal["success", "failure", "neutral"]
 
@@ -52,13 +55,8 @@ def promise_report(
     elif not ran or unscheduled:
         conclusion = "neutral"
         title = "nothing ran" if not ran else f"{len(unscheduled)} group(s) matched no Destination"
-    lines = ["| Object | Workflow | Result | Pipelines |", "|---|---|---|---|"]
-    for o in outcomes:
-        result = o.run.outcome if o.run else (o.note or o.action)
-        pipelines = (
-            ", ".join(f"{p.name} {p.seconds:.1f}s" for p in o.run.pipelines) if o.run else ""
-        )
-        lines.append(f"| {o.key} | {o.action} | {'failed' if o.failed else result} | {pipelines} |")
+    stable = _table(outcomes, timings=False)
+    lines = _table(outcomes, timings=True)
     if files:
         lines += ["", files]
     if pr_url:
@@ -68,13 +66,30 @@ def promise_report(
         text += [f"### {o.key}", "", "```", o.failure_text, "```", ""]
     for u in unscheduled:
         text.append(f"- not scheduled: {u}")
-    return CheckReport(
-        promise_check_name(promise),
-        conclusion,
-        title,
-        _cut("\n".join(lines)),
-        _cut("\n".join(text)),
-    )
+    text_out = _cut("\n".join(text))
+    # Durations differ on every run; the signature leaves them out, so a rerun with the same
+    # result writes nothing to GitHub.
+    signature = _signature(conclusion, title, "\n".join([*stable, files, pr_url or ""]), text_out)
+    summary = _cut("\n".join(lines), reserve=len(signature) + 2) + "\n\n" + signature
+    return CheckReport(promise_check_name(promise), conclusion, title, summary, text_out)
+
+
+def _table(outcomes: Sequence[ObjectOutcome], timings: bool) -> list[str]:
+    lines = ["| Object | Workflow | Result | Pipelines |", "|---|---|---|---|"]
+    for o in outcomes:
+        result = "failed" if o.failed else (o.run.outcome if o.run else (o.note or o.action))
+        pipelines = ""
+        if o.run is not None:
+            pipelines = ", ".join(
+                f"{p.name} {p.seconds:.1f}s" if timings else p.name for p in o.run.pipelines
+            )
+        lines.append(f"| {o.key} | {o.action} | {result} | {pipelines} |")
+    return lines
+
+
+def _signature(*parts: str) -> str:
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    return f"<!-- gitbot:check {digest} -->"
 
 
 def source_report(problems: Sequence[Problem], warnings: Sequence[Problem]) -> CheckReport:
@@ -105,11 +120,12 @@ def _annotation(problem: Problem) -> Mapping[str, Any]:
     }
 
 
-def _cut(text: str) -> str:
-    if len(text) <= MAX_TEXT:
+def _cut(text: str, reserve: int = 0) -> str:
+    limit = MAX_TEXT - reserve
+    if len(text) <= limit:
         return text
     note = "\n\n… cut to GitHub's limit"
-    return text[: MAX_TEXT - len(note)] + note
+    return text[: limit - len(note)] + note
 
 
 class CheckRuns:
@@ -201,11 +217,13 @@ def _output(report: CheckReport, annotations: Sequence[Mapping[str, Any]]) -> di
 
 def _same(run: CheckRun, report: CheckReport) -> bool:
     output = run.output
+    if run.status != "completed" or run.conclusion != report.conclusion or output is None:
+        return False
+    signature = _SIGNATURE_RE.search(report.summary)
+    if signature is not None:
+        return signature.group(0) in (output.summary or "")
     return (
-        run.status == "completed"
-        and run.conclusion == report.conclusion
-        and output is not None
-        and output.title == report.title
+        output.title == report.title
         and output.summary == report.summary
         and (output.text or "") == report.text
     )

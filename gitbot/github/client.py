@@ -115,7 +115,7 @@ class GitHubApp:
     def repo(self, full_name: str) -> Repository:
         """The repository through its installation's client (lazy: no API call here)."""
         client = self.client_for(full_name)
-        return client.get_repo(full_name, lazy=True)
+        return client.get_repo(full_name)
 
     def client_for(self, full_name: str) -> Github:
         installation = self.installation_id(full_name)
@@ -128,6 +128,7 @@ class GitHubApp:
                     timeout=int(self.settings.timeout),
                     retry=self._retry(),
                     per_page=100,
+                    lazy=True,  # objects are fetched when first read, saving calls
                     seconds_between_requests=self.settings.request_interval,
                     seconds_between_writes=self.settings.write_interval,
                 )

@@ -57,6 +57,7 @@ class GitHubFeedback:
         declined = self.pulls.declined(plan.branch, content_hash(changes))
         if declined is None:
             return None
+        self.pr_urls[plan.branch] = declined.html_url
         detail = f"pull request #{declined.number} was closed with this content; not reopened"
         return BranchResult(plan.branch, "no-change", detail=detail)
 
