@@ -29,8 +29,9 @@ def source(tmp_path: Path, server: GitHubServer) -> Path:
     app = server.create_app(slug="gitbot")
     source_bare = server.create_repo("acme", "platform-source")
     server.create_repo("acme", "platform-state")
-    server.install(app.id, "acme", ["platform-source", "platform-state"])
+    installation = server.install(app.id, "acme", ["platform-source", "platform-state"])
     server.app = app  # type: ignore[attr-defined]
+    server.installation = installation  # type: ignore[attr-defined]
     work = init_source(tmp_path / "source")
     git(work, "push", "-q", str(source_bare), "main")
     return work
@@ -264,3 +265,79 @@ def test_rate_limits_and_server_errors_are_retried(
         r.status for r in server.requests if r.method == "POST" and r.path.endswith("/pulls")
     ]
     assert statuses[:3] == [502, 502, 201]
+
+
+def test_a_human_commit_gets_one_comment_and_no_force_push(
+    reconcile: Reconcile, server: GitHubServer, source: Path, tmp_path: Path
+) -> None:
+    reconcile()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(server.repo_path("acme", "platform-state")), str(clone))
+    git(clone, "checkout", "-q", "gitbot/postgres")
+    write(clone, {"fix.yaml": "a: b\n"})
+    human = commit_all(clone, "hand fix")
+    git(clone, "push", "-q", "origin", "gitbot/postgres")
+    request = source / "promises/postgres/resource-request.yaml"
+    push_source(server, source, {str(request): request.read_text().replace("large", "small")}, "s")
+    for _ in range(2):
+        code, out = reconcile()
+        assert code == 1
+        assert "gitbot/postgres: human-commit" in out
+    state = server.repo_path("acme", "platform-state")
+    assert git(state, "rev-parse", "gitbot/postgres") == human
+    number = open_pulls(server)["gitbot/postgres"]["number"]
+    comments = server.comments("acme", "platform-state", number)
+    assert len(comments) == 1
+    assert comments[0]["body"].startswith("gitbot: someone else committed to this branch")
+
+
+def test_a_pull_request_whose_content_reached_base_is_closed_with_a_comment(
+    reconcile: Reconcile, server: GitHubServer
+) -> None:
+    reconcile()
+    number = open_pulls(server)["gitbot/postgres"]["number"]
+    state = server.repo_path("acme", "platform-state")
+    git(state, "update-ref", "refs/heads/main", "refs/heads/gitbot/postgres")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "gitbot/postgres: removed" in out
+    closed = server.pull("acme", "platform-state", number)
+    assert closed["state"] == "closed"
+    assert closed["merged"] is False
+    comments = server.comments("acme", "platform-state", number)
+    assert [c["body"] for c in comments] == [
+        "gitbot: the state this pull request proposed is already on the base branch, so it is "
+        "closed. A new pull request opens when the source changes again."
+    ]
+
+
+def test_many_yaml_problems_are_annotated_fifty_per_request(
+    reconcile: Reconcile, server: GitHubServer, source: Path
+) -> None:
+    broken = {f"broken/{i:02d}.yaml": "kind: [\n" for i in range(60)}
+    push_source(server, source, broken, "sixty broken files")
+    code, _ = reconcile("--only", "none")
+    assert code == 1
+    runs = {r["name"]: r for r in server.check_runs("acme", "platform-source")}
+    annotations = server.annotations("acme", "platform-source", runs["gitbot: source"]["id"])
+    assert len(annotations) == 60
+    sizes = [
+        len((r.json or {}).get("output", {}).get("annotations", []))
+        for r in server.requests
+        if r.write and "/check-runs" in r.path
+    ]
+    assert sorted(s for s in sizes if s) == [10, 50]
+
+
+def test_a_plain_token_works_instead_of_the_app(
+    reconcile: Reconcile, server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = server.issue_token(server.installation)  # type: ignore[attr-defined]
+    monkeypatch.delenv("GITBOT_GITHUB_APP_ID")
+    monkeypatch.delenv("GITBOT_GITHUB_PRIVATE_KEY_FILE")
+    monkeypatch.setenv("GITBOT_GITHUB_TOKEN", token)
+    code, out = reconcile()
+    assert code == 0, out
+    assert sorted(open_pulls(server)) == ["gitbot/app-namespace", "gitbot/postgres"]
+    assert token not in out
+    assert not any(r.path.endswith("/access_tokens") for r in server.requests)
