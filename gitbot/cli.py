@@ -53,6 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--only", action="append", default=[], metavar="PROMISE", help="only these Promises"
     )
+    for name, text in (
+        ("serve", "webhook server, worker and scheduler in one process"),
+        ("web", "only the webhook server (the worker runs elsewhere)"),
+        ("worker", "only the worker and the scheduler"),
+    ):
+        command = commands.add_parser(name, help=text)
+        if name != "worker":
+            command.add_argument("--host", default="127.0.0.1")
+            command.add_argument("--port", type=int, default=8080)
+        command.add_argument(
+            "--lease",
+            type=float,
+            default=60.0,
+            metavar="SECONDS",
+            help="a job whose worker stops heart-beating for this long is run again",
+        )
     return parser
 
 
@@ -79,6 +95,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gitbot.commands.validate import validate
 
         return validate(args.files, sys.stdout)
+    if args.command in ("serve", "web", "worker"):
+        from gitbot.commands.serve import serve_command
+
+        return serve_command(args)
     if args.command == "reconcile":
         from gitbot.commands.reconcile import reconcile_command
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gitbot.errors import UserError
-from gitbot.gitrepo import CachedRepo, RepoCache
+from gitbot.gitrepo import CachedRepo
 from gitbot.publisher import (
     BranchResult,
     StateBase,
@@ -59,6 +59,12 @@ class ReconcileReport:
         return bool(self.snapshot.objects.problems) or any(r.action in bad for r in self.results)
 
 
+class RepoOpener(Protocol):
+    """Opens a repository by URL or path (a RepoCache, or one that knows `owner/name`)."""
+
+    def open(self, url: str) -> CachedRepo: ...
+
+
 class Feedback(Protocol):
     """What users see of a reconcile, at each step."""
 
@@ -95,7 +101,7 @@ class LocalFeedback:
 
 def reconcile(
     request: ReconcileRequest,
-    cache: RepoCache,
+    cache: RepoOpener,
     status: StatusStore,
     runners: RunnerFactory,
     feedback: Feedback,

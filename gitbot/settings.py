@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from gitbot.durations import parse_go_duration
 from gitbot.errors import UserError
 from gitbot.secrets import Secret
 
@@ -38,6 +39,10 @@ class Settings:
     github_token: Secret | None = None
     github_timeout: float = 30.0
     github_write_interval: float = 1.0
+    webhook_secret: Secret | None = None
+    database_url: str = ""
+    runs_token: Secret | None = None
+    reconcile_interval: float = 10 * 3600.0
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,9 +77,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         github_api_url=(env.get("GITBOT_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
         github_app_id=get("GITBOT_GITHUB_APP_ID", _positive_int, None),
         github_private_key_file=get("GITBOT_GITHUB_PRIVATE_KEY_FILE", _file, None),
-        github_token=Secret(env["GITBOT_GITHUB_TOKEN"]) if env.get("GITBOT_GITHUB_TOKEN") else None,
+        github_token=_secret(env, "GITBOT_GITHUB_TOKEN"),
         github_timeout=get("GITBOT_GITHUB_TIMEOUT", _positive_float, 30.0),
         github_write_interval=get("GITBOT_GITHUB_WRITE_INTERVAL", _non_negative_float, 1.0),
+        webhook_secret=_secret(env, "GITBOT_WEBHOOK_SECRET"),
+        database_url=env.get("GITBOT_DATABASE_URL", ""),
+        runs_token=_secret(env, "GITBOT_RUNS_TOKEN"),
+        reconcile_interval=get("GITBOT_RECONCILE_INTERVAL", _duration_seconds, 10 * 3600.0),
     )
     if problems:
         raise UserError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
@@ -86,6 +95,18 @@ def _positive_float(raw: str) -> float:
     if value <= 0:
         raise ValueError("must be a positive number")
     return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> Secret | None:
+    value = env.get(name, "")
+    return Secret(value) if value else None
+
+
+def _duration_seconds(raw: str) -> float:
+    seconds = parse_go_duration(raw).total_seconds()
+    if seconds < 60:
+        raise ValueError("must be at least 1m")
+    return seconds
 
 
 def _non_negative_float(raw: str) -> float:
@@ -136,3 +157,8 @@ def _default_data_dir(env: Mapping[str, str]) -> Path:
         Path(env.get("HOME") or "~").expanduser() / ".local/share"
     )
     return Path(base) / "gitbot"
+
+
+def database_url(settings: Settings) -> str:
+    """GITBOT_DATABASE_URL, or a SQLite file in the data directory."""
+    return settings.database_url or f"sqlite:///{settings.data_dir / 'gitbot.db'}"

@@ -24,6 +24,7 @@ from gitbot.reconcile import (
     LocalFeedback,
     ReconcileReport,
     ReconcileRequest,
+    RepoOpener,
     reconcile,
 )
 from gitbot.reconciler import ObjectOutcome, RunnerFactory
@@ -49,15 +50,15 @@ def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:
         auth_header=github.git_auth_header if github else None,
         redactor=redactor,
     )
+    opener: RepoOpener = cache
+    if github is not None:
+        from gitbot.github.client import AppRepoOpener
+
+        opener = AppRepoOpener(cache, github)
     request = ReconcileRequest(
         source=args.source,
-        source_url=github.clone_url(args.source)
-        if github and _is_github(args.source)
-        else args.source,
+        source_url=args.source,
         state=args.state,
-        state_url=github.clone_url(args.state)
-        if github and args.state and _is_github(args.state)
-        else args.state,
         source_ref=args.source_ref,
         direct=args.direct,
         only=tuple(args.only),
@@ -68,7 +69,7 @@ def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:
     lock = threading.Lock()
     runners = _runner_factory(runner_config(settings, args.secrets_dir), out, lock, redactor)
     with StatusStore(settings.data_dir / "status.sqlite") as status:
-        report = reconcile(request, cache, status, runners, feedback, workers=settings.workers)
+        report = reconcile(request, opener, status, runners, feedback, workers=settings.workers)
     return EXIT_USER_ERROR if report.failed else EXIT_OK
 
 

@@ -11,6 +11,7 @@ import base64
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import github
@@ -19,6 +20,7 @@ from github import Github, GithubIntegration, GithubRetry
 from github.Repository import Repository
 
 from gitbot.errors import ExternalError, UserError
+from gitbot.gitrepo import CachedRepo, RepoCache
 from gitbot.secrets import Redactor, Secret
 
 # Refresh installation tokens this long before GitHub expires them (they live one hour), so a
@@ -111,6 +113,20 @@ class GitHubApp:
                 retry=self._retry(),
             )
             self._tokens = InstallationTokens(self._integration, redactor)
+
+    def ping(self) -> None:
+        """Raise unless GitHub answers with these credentials (for /readyz)."""
+        try:
+            if self._integration is not None:
+                self._integration.get_app()
+            else:
+                Github(
+                    auth=github.Auth.Token(str(self.settings.token)),
+                    base_url=self.settings.api_url,
+                    timeout=int(self.settings.timeout),
+                ).get_rate_limit()
+        except github.GithubException as e:
+            raise GitHubError(f"GitHub answered {e.status}") from e
 
     def repo(self, full_name: str) -> Repository:
         """The repository through its installation's client (lazy: no API call here)."""
@@ -208,3 +224,16 @@ def is_full_name(value: str) -> bool:
         and not value.startswith((".", "~"))
         and ":" not in value
     )
+
+
+class AppRepoOpener:
+    """Opens repositories through a RepoCache, `owner/name` through the App's clone URL."""
+
+    def __init__(self, cache: RepoCache, app: GitHubApp) -> None:
+        self._cache = cache
+        self._app = app
+
+    def open(self, url: str) -> CachedRepo:
+        if is_full_name(url) and not Path(url).exists():
+            return self._cache.open(self._app.clone_url(url))
+        return self._cache.open(url)

@@ -1,0 +1,49 @@
+"""`gitbot serve` (web, worker and scheduler in one process), `gitbot web`, `gitbot worker`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from werkzeug.serving import make_server
+
+from gitbot import logs
+from gitbot.errors import EXIT_OK
+from gitbot.secrets import Redactor
+from gitbot.server import build, web_app
+from gitbot.settings import load_settings
+
+log = logging.getLogger("gitbot")
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Run the parts the command names until SIGINT or SIGTERM."""
+    settings = load_settings()
+    redactor = Redactor()
+    logs.configure(redactor)
+    with_worker = args.command in ("serve", "worker")
+    parts = build(settings, redactor, worker=with_worker, lease=args.lease)
+    stop = threading.Event()
+    server = None
+    if args.command in ("serve", "web"):
+        server = make_server(args.host, args.port, web_app(settings, parts), threaded=True)
+        threading.Thread(target=server.serve_forever, name="gitbot-web", daemon=True).start()
+        log.info("listening on http://%s:%d", args.host, server.server_port)
+    if parts.pool is not None and parts.scheduler is not None:
+        parts.pool.start()
+        parts.scheduler.start()
+        log.info("worker started with %d thread(s)", parts.pool.threads)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    log.info("stopping")
+    if server is not None:
+        server.shutdown()
+    if parts.scheduler is not None:
+        parts.scheduler.stop()
+    if parts.pool is not None:
+        parts.pool.stop()
+    parts.store.close()
+    return EXIT_OK

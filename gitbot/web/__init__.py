@@ -1,0 +1,1 @@
+"""The web layer: the only place Flask is imported."""

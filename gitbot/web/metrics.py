@@ -1,0 +1,21 @@
+"""Prometheus metrics gitbot exports at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DELIVERIES = Counter(
+    "gitbot_webhook_deliveries_total", "Webhook deliveries by event and result", ["event", "result"]
+)
+QUEUE_DEPTH = Gauge("gitbot_queue_depth", "Jobs waiting in the queue")
+QUEUE_OLDEST = Gauge("gitbot_queue_oldest_age_seconds", "Age of the oldest queued job")
+RUNS = Histogram(
+    "gitbot_run_duration_seconds",
+    "Reconcile job durations by Promise and result",
+    ["promise", "result"],
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+PULL_REQUESTS = Counter("gitbot_pull_requests_total", "Pull request actions", ["action"])
+GITHUB_RATE_REMAINING = Gauge(
+    "gitbot_github_rate_limit_remaining", "GitHub API calls left in the current window"
+)

@@ -1,0 +1,1 @@
+"""Durable work: webhook deliveries, the job queue and the repositories gitbot serves."""

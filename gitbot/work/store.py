@@ -1,0 +1,748 @@
+"""The durable store behind the webhook server and the workers: deliveries, jobs, repositories.
+
+Opened from a database URL through SQLAlchemy Core: SQLite by default, PostgreSQL with the same
+code when several machines share one queue. Every method is one short transaction. On SQLite
+every writing transaction starts with `BEGIN IMMEDIATE`, so writers queue on the busy timeout
+instead of failing on a lock upgrade, and a claim is serialised across threads and processes. On
+PostgreSQL a claim locks its row with `SELECT ... FOR UPDATE SKIP LOCKED`, and an enqueue holds a
+per-repository advisory lock so that job ids follow commit order within a repository.
+
+Queue rules (the worker relies on them):
+- Jobs overlap when they share a repository and either has no Promise (the whole repository) or
+  both have the same Promise. Overlapping jobs never run at once and start in id order: a job
+  waits while an overlapping job runs with a live lease or an older overlapping job is queued, so
+  a whole-repository job is not overtaken (and undone) by newer per-Promise work.
+- Enqueueing with `supersede` marks older queued jobs of the same kind and repository that it
+  covers (the same Promise, or any Promise when it has none) "superseded"; running jobs are left
+  to finish.
+- A running job whose lease expired (its worker crashed or was killed) goes back to the queue on
+  `recover()` and on every `claim()`; it is superseded instead if a newer queued job would have
+  superseded it, and failed once it has used `max_attempts` attempts (a job that kills its worker
+  must not loop forever).
+- A delivery GUID is recorded once. Only a "failed" or "invalid" delivery may be recorded again,
+  and only as "queued": GitHub's redelivery of a failed delivery runs again, anything else is
+  answered from the stored row.
+
+A Store may be shared by the threads of one process; each process opens its own (never carry one
+across `fork`). The clock is a parameter so that tests can move time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Update,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exc,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.engine import URL, make_url
+
+from gitbot.errors import ExternalError, UserError
+from gitbot.work.schema import (
+    SCHEMA_VERSION,
+    TABLES,
+    deliveries,
+    jobs,
+    metadata,
+    repositories,
+    schema_version,
+)
+
+DELIVERY_STATUSES = ("queued", "running", "succeeded", "failed", "invalid", "ignored")
+RERUNNABLE = ("failed", "invalid")  # a redelivery of these may be recorded again as queued
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "superseded")
+TIMEOUT_SECONDS = 10.0
+MAX_ATTEMPTS = 5
+POLL_SECONDS = 0.2  # how often wait_for_work looks for work queued by other processes
+_WRITE = "gitbot_write"  # execution option: begin with BEGIN IMMEDIATE on SQLite
+_SETUP_LOCK = int.from_bytes(b"gitbotdb", "big") >> 1  # advisory lock held while creating tables
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def default_url(data_dir: Path) -> str:
+    """The default database URL: a SQLite file in gitbot's data directory."""
+    return f"sqlite:///{data_dir / 'gitbot.db'}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook delivery as received, and what became of it."""
+
+    guid: str
+    event: str
+    action: str | None
+    status: str  # one of DELIVERY_STATUSES
+    reason: str
+    received_at: datetime
+    payload: bytes
+    repository: str | None
+    installation_id: int | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of queued work for a repository, or one Promise in it."""
+
+    id: int
+    kind: str  # "reconcile", "preview", "initial", ...
+    repository: str
+    promise: str | None  # None: the whole repository
+    commit: str | None
+    payload: Mapping[str, Any]
+    delivery_guid: str | None
+    status: str  # one of JOB_STATUSES
+    attempts: int
+    worker: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    result: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RegisteredRepo:
+    """A repository gitbot serves, registered from an installation event."""
+
+    full_name: str
+    installation_id: int
+    default_branch: str
+    registered_at: datetime
+    last_reconcile_at: datetime | None
+    last_result: str | None
+
+
+class Store:
+    """Deliveries, the job queue and registered repositories; safe across threads and processes."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        max_attempts: int = MAX_ATTEMPTS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        try:
+            self.url: URL = make_url(url)
+        except exc.ArgumentError as error:
+            raise UserError(f"not a database URL: {url!r}") from error
+        self.name = self.url.render_as_string(hide_password=True)
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self._clock = clock
+        self._work = threading.Condition()
+        self._generation = 0  # bumped whenever this process queues or frees work
+        self._engine = self._create_engine()
+        self._postgres = self._engine.dialect.name == "postgresql"
+        try:
+            self._setup()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- deliveries ------------------------------------------------------------------------------
+
+    def record_delivery(
+        self,
+        guid: str,
+        event: str,
+        action: str | None,
+        payload: bytes,
+        status: str,
+        reason: str = "",
+        repository: str | None = None,
+        installation_id: int | None = None,
+    ) -> tuple[Delivery, bool]:
+        """Store a delivery: (the stored row, True if it was stored now).
+
+        A GUID seen before keeps its row (False), except that a "failed" or "invalid" delivery
+        recorded again as "queued" is replaced and counts as new, so that it runs again.
+        """
+        _check(status, DELIVERY_STATUSES, "delivery status")
+        new = Delivery(
+            guid=guid,
+            event=event,
+            action=action,
+            status=status,
+            reason=reason,
+            received_at=self._clock(),
+            payload=bytes(payload),
+            repository=repository,
+            installation_id=installation_id,
+        )
+        values = _delivery_values(new)
+
+        def record() -> tuple[Delivery, bool]:
+            with self._transaction(write=True) as conn:
+                row = conn.execute(select(deliveries).where(deliveries.c.guid == guid)).first()
+                if row is None:
+                    conn.execute(insert(deliveries).values(values))
+                    return new, True
+                old = _delivery(row)
+                if old.status in RERUNNABLE and status == "queued":
+                    conn.execute(update(deliveries).where(deliveries.c.guid == guid).values(values))
+                    return new, True
+                return old, False
+
+        return self._retry_conflict(record)
+
+    def delivery(self, guid: str) -> Delivery | None:
+        """One delivery by GUID, or None."""
+        with self._transaction() as conn:
+            row = conn.execute(select(deliveries).where(deliveries.c.guid == guid)).first()
+        return None if row is None else _delivery(row)
+
+    def set_delivery_status(self, guid: str, status: str, reason: str = "") -> None:
+        """Record what became of a delivery; KeyError if it was never recorded."""
+        _check(status, DELIVERY_STATUSES, "delivery status")
+        with self._transaction(write=True) as conn:
+            changed = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.guid == guid)
+                .values(status=status, reason=reason)
+            ).rowcount
+        if not changed:
+            raise KeyError(guid)
+
+    def recent_deliveries(self, limit: int = 50) -> list[Delivery]:
+        """The latest deliveries, newest first."""
+        query = (
+            select(deliveries)
+            .order_by(deliveries.c.received_at.desc(), deliveries.c.guid.desc())
+            .limit(limit)
+        )
+        with self._transaction() as conn:
+            return [_delivery(row) for row in conn.execute(query)]
+
+    def delivery_counts(self) -> dict[tuple[str, str], int]:
+        """How many deliveries there are by (event, status), for metrics."""
+        query = select(deliveries.c.event, deliveries.c.status, func.count()).group_by(
+            deliveries.c.event, deliveries.c.status
+        )
+        with self._transaction() as conn:
+            return {(e, s): int(n) for e, s, n in conn.execute(query)}
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        kind: str,
+        repository: str,
+        promise: str | None,
+        commit: str | None,
+        payload: Mapping[str, Any],
+        delivery_guid: str | None = None,
+        supersede: bool = True,
+    ) -> Job:
+        """Queue a job; with `supersede`, older queued jobs it covers are marked superseded."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "kind": kind,
+            "repository": repository,
+            "promise": promise,
+            "commit_sha": commit,
+            "payload": _to_json(payload),
+            "delivery_guid": delivery_guid,
+            "supersedes": supersede,
+            "status": "queued",
+            "attempts": 0,
+            "created_at": now,
+        }
+        with self._transaction(write=True) as conn:
+            if self._postgres:
+                # Ids must follow commit order within a repository, or a claim could start a
+                # newer job before an older one commits, and a supersede could miss it.
+                conn.execute(select(func.pg_advisory_xact_lock(_lock_key(repository))))
+            key = conn.execute(insert(jobs).values(values)).inserted_primary_key
+            assert key is not None
+            job_id = int(key[0])
+            if supersede:
+                conn.execute(
+                    update(jobs)
+                    .where(
+                        jobs.c.status == "queued",
+                        jobs.c.kind == kind,
+                        jobs.c.repository == repository,
+                        jobs.c.id < job_id,
+                        true() if promise is None else jobs.c.promise == promise,
+                    )
+                    .values(
+                        status="superseded", finished_at=now, error=f"superseded by job {job_id}"
+                    )
+                )
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        self._notify()
+        return _job(row)
+
+    def claim(self, worker: str, lease: float) -> Job | None:
+        """Start the oldest job that may run now, leased to `worker` for `lease` seconds."""
+        _check_lease(lease)
+        now = self._clock()
+        with self._transaction(write=True) as conn:
+            self._release_expired(conn, now)
+            query = self._claimable(now).order_by(jobs.c.id).limit(1)
+            if self._postgres:
+                query = query.with_for_update(skip_locked=True, of=jobs)
+            job_id = conn.execute(query).scalar()
+            if job_id is None:
+                return None
+            started = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == "queued")
+                .values(
+                    status="running",
+                    worker=worker,
+                    lease_until=now + timedelta(seconds=lease),
+                    attempts=jobs.c.attempts + 1,
+                    started_at=now,
+                    finished_at=None,
+                    error=None,
+                )
+            )
+            if not started.rowcount:  # cannot happen under the lock; never hand out a job twice
+                return None
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        return _job(row)
+
+    def heartbeat(self, job_id: int, worker: str, lease: float) -> bool:
+        """Extend a running job's lease; False if the job is no longer this worker's."""
+        _check_lease(lease)
+        until = self._clock() + timedelta(seconds=lease)
+        with self._transaction(write=True) as conn:
+            return bool(conn.execute(_owned(job_id, worker).values(lease_until=until)).rowcount)
+
+    def complete(self, job_id: int, worker: str, result: Mapping[str, Any]) -> bool:
+        """Mark a job succeeded; False (and nothing changed) if it is no longer this worker's."""
+        done = _owned(job_id, worker).values(
+            status="succeeded",
+            result=_to_json(result),
+            error=None,
+            lease_until=None,
+            finished_at=self._clock(),
+        )
+        return self._finish(done)
+
+    def fail(self, job_id: int, worker: str, error: str) -> bool:
+        """Mark a job failed; False (and nothing changed) if it is no longer this worker's."""
+        done = _owned(job_id, worker).values(
+            status="failed", error=error, lease_until=None, finished_at=self._clock()
+        )
+        return self._finish(done)
+
+    def recover(self) -> int:
+        """Release running jobs whose lease expired (a crashed worker); returns how many.
+
+        Each goes back to the queue, or is superseded or failed as the module docstring says.
+        """
+        with self._transaction(write=True) as conn:
+            released = self._release_expired(conn, self._clock())
+        if released:
+            self._notify()
+        return released
+
+    def job(self, job_id: int) -> Job | None:
+        """One job by id, or None."""
+        with self._transaction() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        return None if row is None else _job(row)
+
+    def jobs_for_delivery(self, guid: str) -> list[Job]:
+        """The jobs a delivery queued, oldest first."""
+        query = select(jobs).where(jobs.c.delivery_guid == guid).order_by(jobs.c.id)
+        with self._transaction() as conn:
+            return [_job(row) for row in conn.execute(query)]
+
+    def recent_jobs(self, limit: int = 50) -> list[Job]:
+        """The latest jobs, newest first."""
+        query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+        with self._transaction() as conn:
+            return [_job(row) for row in conn.execute(query)]
+
+    def queue_depth(self) -> int:
+        """How many jobs are queued."""
+        query = select(func.count()).select_from(jobs).where(jobs.c.status == "queued")
+        with self._transaction() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def oldest_queued_age(self) -> float | None:
+        """Seconds since the oldest queued job was created, or None if none is queued."""
+        query = select(func.min(jobs.c.created_at)).where(jobs.c.status == "queued")
+        with self._transaction() as conn:
+            oldest: datetime | None = conn.execute(query).scalar()
+        return None if oldest is None else (self._clock() - oldest).total_seconds()
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Return when a job may be claimable, or after `timeout` seconds.
+
+        Work queued or freed in this process wakes the waiter at once; work from other processes
+        is noticed within POLL_SECONDS.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._work:
+                generation = self._generation  # read first, so no notification is lost
+            if self._work_ready():
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            with self._work:
+                if self._generation == generation:
+                    self._work.wait(min(remaining, POLL_SECONDS))
+
+    # --- repositories ----------------------------------------------------------------------------
+
+    def register_repository(
+        self, full_name: str, installation_id: int, default_branch: str = "main"
+    ) -> bool:
+        """Serve a repository (True if new); a known one gets the new installation and branch."""
+        now = self._clock()
+
+        def register() -> bool:
+            with self._transaction(write=True) as conn:
+                changed = conn.execute(
+                    update(repositories)
+                    .where(repositories.c.full_name == full_name)
+                    .values(installation_id=installation_id, default_branch=default_branch)
+                ).rowcount
+                if changed:
+                    return False
+                conn.execute(
+                    insert(repositories).values(
+                        full_name=full_name,
+                        installation_id=installation_id,
+                        default_branch=default_branch,
+                        registered_at=now,
+                    )
+                )
+                return True
+
+        return self._retry_conflict(register)
+
+    def forget_repository(self, full_name: str) -> None:
+        """Stop serving a repository (no error if it was not registered)."""
+        with self._transaction(write=True) as conn:
+            conn.execute(delete(repositories).where(repositories.c.full_name == full_name))
+
+    def repositories(self) -> list[RegisteredRepo]:
+        """Every registered repository, by name."""
+        query = select(repositories).order_by(repositories.c.full_name)
+        with self._transaction() as conn:
+            return [RegisteredRepo(**row._mapping) for row in conn.execute(query)]
+
+    def set_last_reconcile(self, full_name: str, at: datetime, result: str) -> None:
+        """Record a repository's last reconcile (nothing if it was forgotten meanwhile)."""
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                update(repositories)
+                .where(repositories.c.full_name == full_name)
+                .values(last_reconcile_at=at, last_result=result)
+            )
+
+    def ping(self) -> None:
+        """Raise ExternalError (or UserError) unless the database answers."""
+        with self._transaction() as conn:
+            conn.execute(select(func.count()).select_from(schema_version)).scalar_one()
+
+    # --- queue internals -------------------------------------------------------------------------
+
+    def _claimable(self, now: datetime) -> Select[tuple[int]]:
+        """The ids of queued jobs that may start now (see the module docstring)."""
+        other = jobs.alias("other")
+        overlap = and_(
+            other.c.repository == jobs.c.repository,
+            or_(
+                jobs.c.promise.is_(None),
+                other.c.promise.is_(None),
+                other.c.promise == jobs.c.promise,
+            ),
+        )
+        running = select(other.c.id).where(
+            overlap, other.c.status == "running", other.c.lease_until > now
+        )
+        earlier = select(other.c.id).where(
+            overlap, other.c.status == "queued", other.c.id < jobs.c.id
+        )
+        return select(jobs.c.id).where(
+            jobs.c.status == "queued", ~running.exists(), ~earlier.exists()
+        )
+
+    def _release_expired(self, conn: Connection, now: datetime) -> int:
+        """Requeue, supersede or fail every running job whose lease expired; how many."""
+        expired = conn.execute(
+            select(jobs).where(jobs.c.status == "running", jobs.c.lease_until < now)
+        ).all()
+        released = 0
+        for row in expired:
+            job = _job(row)
+            values: dict[str, Any]
+            lost = f"the lease of worker {job.worker} expired on attempt {job.attempts}"
+            if job.attempts >= self.max_attempts:
+                values = {"status": "failed", "finished_at": now, "error": f"{lost}; giving up"}
+            elif (newer := self._superseded_by(conn, job)) is not None:
+                values = {
+                    "status": "superseded",
+                    "finished_at": now,
+                    "error": f"{lost}; superseded by job {newer}",
+                }
+            else:
+                values = {"status": "queued", "worker": None, "error": f"{lost}; requeued"}
+            # The lease is checked again: the worker may have sent a heartbeat meanwhile.
+            released += conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id, jobs.c.status == "running", jobs.c.lease_until < now)
+                .values(lease_until=None, **values)
+            ).rowcount
+        return released
+
+    def _superseded_by(self, conn: Connection, job: Job) -> int | None:
+        """The newer queued job that would have superseded this one had it been queued."""
+        covers: ColumnElement[bool] = jobs.c.promise.is_(None)
+        if job.promise is not None:
+            covers = or_(covers, jobs.c.promise == job.promise)
+        query = select(func.min(jobs.c.id)).where(
+            jobs.c.status == "queued",
+            jobs.c.supersedes.is_(True),
+            jobs.c.kind == job.kind,
+            jobs.c.repository == job.repository,
+            jobs.c.id > job.id,
+            covers,
+        )
+        newer: int | None = conn.execute(query).scalar()
+        return newer
+
+    def _work_ready(self) -> bool:
+        """Whether a claim might find work now (claimable or expired jobs)."""
+        now = self._clock()
+        expired = select(jobs.c.id).where(jobs.c.status == "running", jobs.c.lease_until < now)
+        with self._transaction() as conn:
+            found = conn.execute(select(or_(self._claimable(now).exists(), expired.exists())))
+            return bool(found.scalar())
+
+    def _finish(self, statement: Update) -> bool:
+        with self._transaction(write=True) as conn:
+            done = bool(conn.execute(statement).rowcount)
+        if done:
+            self._notify()  # overlapping jobs may start now
+        return done
+
+    def _notify(self) -> None:
+        with self._work:
+            self._generation += 1
+            self._work.notify_all()
+
+    # --- connections -----------------------------------------------------------------------------
+
+    def _create_engine(self) -> Engine:
+        if self.url.get_backend_name() != "sqlite":
+            connect_args: dict[str, Any] = {"connect_timeout": max(1, round(self.timeout))}
+            if self.url.get_backend_name() == "postgresql" and "options" not in self.url.query:
+                connect_args["options"] = f"-c lock_timeout={round(self.timeout * 1000)}"
+            return create_engine(
+                self.url, connect_args=connect_args, pool_timeout=self.timeout, pool_pre_ping=True
+            )
+        database = self.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            raise UserError(f"the work database must be a file: {self.name}")
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(
+                f"cannot create the directory of {database}: {error.strerror}"
+            ) from error
+        engine = create_engine(
+            self.url, connect_args={"timeout": self.timeout}, pool_timeout=self.timeout
+        )
+        busy_ms = round(self.timeout * 1000)
+
+        def connect(dbapi_connection: Any, _record: object) -> None:
+            # gitbot emits BEGIN itself (below), so that writers can BEGIN IMMEDIATE.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL, fewer fsyncs
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.close()
+
+        def begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get(_WRITE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        event.listen(engine, "connect", connect)
+        event.listen(engine, "begin", begin)
+        return engine
+
+    @contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction on a pooled connection; writers take the SQLite write lock at once."""
+        with self._errors(), self._engine.connect() as conn:
+            if write:
+                conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    def _setup(self) -> None:
+        """Create the tables in a new database; refuse a foreign or newer one."""
+        with self._transaction(write=True) as conn:
+            if self._postgres:  # one process at a time decides and creates
+                conn.execute(select(func.pg_advisory_xact_lock(_SETUP_LOCK)))
+            present = TABLES & set(inspect(conn).get_table_names())
+            if not present:
+                metadata.create_all(conn)
+                conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
+                return
+            if present != TABLES:
+                raise UserError(
+                    f"{self.name} is not a gitbot work database (it has the tables "
+                    f"{', '.join(sorted(present))} but not {', '.join(sorted(TABLES - present))}); "
+                    "point gitbot at another database"
+                )
+            version = conn.execute(select(func.max(schema_version.c.version))).scalar()
+            if version != SCHEMA_VERSION:
+                raise UserError(
+                    f"{self.name} has work database schema version {version}; this gitbot "
+                    f"reads version {SCHEMA_VERSION} (was it written by a newer gitbot?)"
+                )
+
+    def _retry_conflict(self, attempt: Callable[[], T]) -> T:
+        """Run a look-then-insert once more if another writer inserted the same key meanwhile.
+
+        Only PostgreSQL can get here: on SQLite the write lock is taken before the look.
+        """
+        try:
+            return attempt()
+        except exc.IntegrityError:
+            return attempt()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Database errors as gitbot errors naming the database (password hidden)."""
+        try:
+            yield
+        except exc.IntegrityError:
+            raise  # a race handled by the caller, or a bug (an unknown delivery GUID)
+        except exc.OperationalError as error:
+            raise ExternalError(f"database {self.name}: {_first_line(error.orig)}") from error
+        except exc.DatabaseError as error:
+            raise UserError(
+                f"database {self.name} is unusable: {_first_line(error.orig)}"
+            ) from error
+
+
+def _owned(job_id: int, worker: str) -> Update:
+    """An UPDATE of a job only while it runs for this worker."""
+    return update(jobs).where(
+        jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.status == "running"
+    )
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}: {value!r}")
+
+
+def _check_lease(lease: float) -> None:
+    if not lease > 0:
+        raise ValueError(f"lease must be a positive number of seconds: {lease!r}")
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for a PostgreSQL advisory lock."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _to_json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _delivery_values(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "guid": delivery.guid,
+        "event": delivery.event,
+        "action": delivery.action,
+        "status": delivery.status,
+        "reason": delivery.reason,
+        "received_at": delivery.received_at,
+        "payload": delivery.payload,
+        "repository": delivery.repository,
+        "installation_id": delivery.installation_id,
+    }
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    values = dict(row._mapping)
+    values["payload"] = bytes(values["payload"])  # psycopg2 returns a memoryview
+    return Delivery(**values)
+
+
+def _job(row: Row[Any]) -> Job:
+    values = row._mapping
+    return Job(
+        id=values["id"],
+        kind=values["kind"],
+        repository=values["repository"],
+        promise=values["promise"],
+        commit=values["commit_sha"],
+        payload=json.loads(values["payload"]),
+        delivery_guid=values["delivery_guid"],
+        status=values["status"],
+        attempts=values["attempts"],
+        worker=values["worker"],
+        lease_until=values["lease_until"],
+        created_at=values["created_at"],
+        started_at=values["started_at"],
+        finished_at=values["finished_at"],
+        error=values["error"],
+        result=None if values["result"] is None else json.loads(values["result"]),
+    )
