@@ -42,4 +42,5 @@ def configure(redactor: Redactor, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

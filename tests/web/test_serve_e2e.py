@@ -1,0 +1,320 @@
+"""`gitbot serve` end to end: real process, in-tree GitHub server, podman, real payloads."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitfixtures import commit_all, git, init_source, write
+
+from gitbot.events import sign
+from gitbot.ghserver import GitHubServer
+
+SECRET = b"webhook-secret-for-tests"
+PAYLOADS = Path(__file__).resolve().parent.parent / "data" / "webhooks"
+ROOT = Path(__file__).resolve().parent.parent.parent
+ZERO = "0" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Bot:
+    """A `gitbot serve` process and what it needs."""
+
+    def __init__(self, tmp: Path, server: GitHubServer, installation: int, key: Path, app_id: int):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "GITBOT_WEBHOOK_SECRET": SECRET.decode(),
+            "GITBOT_GITHUB_API_URL": server.api_url,
+            "GITBOT_GITHUB_APP_ID": str(app_id),
+            "GITBOT_GITHUB_PRIVATE_KEY_FILE": str(key),
+            "GITBOT_GITHUB_WRITE_INTERVAL": "0",
+            "GITBOT_DATA_DIR": str(tmp / "data"),
+            "GITBOT_WORKERS": "2",
+        }
+        self.log = tmp / "serve.log"
+        self.installation = installation
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gitbot", "serve", "--port", str(self.port), "--lease", "3"],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        wait_for(self._healthy, 30, "gitbot serve to answer /healthz")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(30)
+
+    def deliver(
+        self, event: str, payload: dict[str, Any], guid: str, secret: bytes = SECRET
+    ) -> int:
+        body = json.dumps(payload).encode()
+        request = urllib.request.Request(
+            f"{self.url}/webhook",
+            data=body,
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": guid,
+                "X-Hub-Signature-256": sign(secret, body),
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+
+
+def push_payload(
+    server: GitHubServer, installation: int, before: str, after: str
+) -> dict[str, Any]:
+    """GitHub's published push example, pointed at our repository and commits."""
+    payload = copy.deepcopy(json.loads((PAYLOADS / "push.default.json").read_text()))
+    payload.update(
+        ref="refs/heads/main",
+        before=before,
+        after=after,
+        created=before == ZERO,
+        deleted=False,
+        forced=False,
+    )
+    repo = payload["repository"]
+    repo.update(
+        name="platform-source",
+        full_name="acme/platform-source",
+        default_branch="main",
+        master_branch="main",
+        clone_url=server.clone_url("acme", "platform-source"),
+    )
+    repo["owner"]["login"] = "acme"
+    payload["installation"] = {"id": installation, "node_id": "x"}
+    return payload
+
+
+@pytest.fixture
+def world(example_images: list[str], tmp_path: Path) -> Iterator[tuple[GitHubServer, Bot, Path]]:
+    server = GitHubServer(tmp_path / "github")
+    server.start()
+    app = server.create_app()
+    server.create_repo("acme", "platform-source")
+    server.create_repo("acme", "platform-state")
+    installation = server.install(app.id, "acme", ["platform-source", "platform-state"])
+    work = init_source(tmp_path / "source", with_examples=False)
+    bot = Bot(tmp_path, server, installation, app.private_key_path, app.id)
+    bot.start()
+    try:
+        yield server, bot, work
+    finally:
+        bot.stop()
+        server.stop()
+        if bot.process is not None and bot.process.returncode not in (0, None):
+            print(bot.log.read_text())
+
+
+def push(
+    server: GitHubServer, bot: Bot, work: Path, files: dict[str, str | None], guid: str
+) -> str:
+    try:
+        before = git(work, "rev-parse", "--verify", "HEAD")
+    except AssertionError:
+        before = ZERO  # the first push creates the branch
+    write(work, files)
+    after = commit_all(work, guid)
+    git(work, "push", "-q", "-f", str(server.repo_path("acme", "platform-source")), "main")
+    assert bot.deliver("push", push_payload(server, bot.installation, before, after), guid) == 202
+    return after
+
+
+def examples() -> dict[str, str]:
+    files = {".gitbot.yaml": "stateRepository: acme/platform-state\n"}
+    for name in ("promise.yaml", "resource-request.yaml"):
+        files[f"postgres/{name}"] = (ROOT / "promises/postgres" / name).read_text()
+    files["postgres/second-request.yaml"] = (
+        (ROOT / "promises/postgres/resource-request.yaml").read_text().replace("orders", "billing")
+    )
+    return files
+
+
+def open_pr(server: GitHubServer) -> dict[str, Any] | None:
+    pulls = [p for p in server.pulls("acme", "platform-state") if p["state"] == "open"]
+    return pulls[0] if pulls else None
+
+
+def state_files(server: GitHubServer, ref: str) -> list[str]:
+    out = git(server.repo_path("acme", "platform-state"), "ls-tree", "-r", "--name-only", ref)
+    return out.splitlines()
+
+
+def test_pushes_become_a_pull_request_kept_up_to_date(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    head = push(server, bot, work, examples(), "push-1")
+    pr = wait_for(lambda: open_pr(server), what="the pull request")
+    files = state_files(server, "gitbot/postgres")
+    assert "default/resources/shop/postgres/orders/render/5058f/postgres.yaml" in files
+    assert "default/resources/shop/postgres/billing/render/5058f/postgres.yaml" in files
+    runs = wait_for(
+        lambda: [
+            r
+            for r in server.check_runs("acme", "platform-source")
+            if r["head_sha"] == head and r["status"] == "completed"
+        ],
+        what="the check run",
+    )
+    assert [(r["name"], r["conclusion"]) for r in runs] == [("gitbot: postgres", "success")]
+
+    changed = (
+        (ROOT / "promises/postgres/resource-request.yaml").read_text().replace("large", "small")
+    )
+    push(server, bot, work, {"postgres/resource-request.yaml": changed}, "push-2")
+    orders = "default/resources/shop/postgres/orders/render/5058f/postgres.yaml"
+    wait_for(
+        lambda: (
+            "numberOfInstances: 1"
+            in git(server.repo_path("acme", "platform-state"), "show", f"gitbot/postgres:{orders}")
+        ),
+        what="the updated file",
+    )
+    assert open_pr(server)["number"] == pr["number"]
+
+    push(server, bot, work, {"postgres/second-request.yaml": None}, "push-3")
+    billing = "default/resources/shop/postgres/billing/render/5058f/postgres.yaml"
+    wait_for(lambda: billing not in state_files(server, "gitbot/postgres"), what="removal")
+    assert len(server.pulls("acme", "platform-state")) == 1
+
+    # The same delivery again: answered, nothing runs.
+    count = len(server.requests)
+    payload = push_payload(server, bot.installation, ZERO, head)
+    wait_for(lambda: bot.deliver("push", payload, "push-1") == 200, what="a 200 for a duplicate")
+    time.sleep(1)
+    assert not [r for r in server.requests[count:] if r.write]
+
+
+def test_a_bad_signature_is_refused_and_stores_nothing(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, _ = world
+    payload = push_payload(server, bot.installation, ZERO, "1" * 40)
+    assert bot.deliver("push", payload, "forged", secret=b"wrong") == 401
+    with urllib.request.urlopen(f"{bot.url}/runs", timeout=5) as page:
+        assert "forged" not in page.read().decode()
+
+
+def test_a_killed_worker_finishes_the_job_after_restart_with_one_pr(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    files = examples()
+    files["postgres/promise.yaml"] = files["postgres/promise.yaml"].replace(
+        "              - name: render\n"
+        "                image: localhost/gitbot-examples/postgres-pipeline:v0.1.0\n",
+        "              - name: render\n"
+        "                image: localhost/gitbot-examples/postgres-pipeline:v0.1.0\n"
+        "                command: [sh, -c, 'sleep 4; sh /pipeline.sh']\n",
+    )
+    push(server, bot, work, files, "slow")
+    wait_for(
+        lambda: "ran" in bot.log.read_text() or "started" in bot.log.read_text(),
+        what="the job to start",
+    )
+    time.sleep(2)
+    bot.stop(signal.SIGKILL)
+    bot.start()
+    wait_for(lambda: open_pr(server), timeout=120, what="the pull request after restart")
+    time.sleep(2)
+    assert len(server.pulls("acme", "platform-state")) == 1
+
+
+def test_twenty_quick_pushes_end_in_one_pr_at_the_latest_commit(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    head = push(server, bot, work, examples(), "p0")
+    request = (ROOT / "promises/postgres/resource-request.yaml").read_text()
+    for i in range(1, 20):
+        # Each push changes the request's spec (comments alone change nothing for Kratix).
+        changed = request.replace("size: large", f'size: large\n  revision: "{i}"')
+        head = push(server, bot, work, {"postgres/resource-request.yaml": changed}, f"p{i}")
+    wait_for(
+        lambda: any(
+            r["head_sha"] == head and r["status"] == "completed"
+            for r in server.check_runs("acme", "platform-source")
+        ),
+        timeout=120,
+        what="the check run of the last commit",
+    )
+    pulls = server.pulls("acme", "platform-state")
+    assert len(pulls) == 1
+    message = git(
+        server.repo_path("acme", "platform-state"), "log", "-1", "--format=%B", "gitbot/postgres"
+    )
+    assert f"Gitbot-Source-Commit: {head}" in message
+
+
+def test_a_malformed_yaml_file_fails_only_its_check_run(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    files = examples()
+    files["broken.yaml"] = "kind: [\n"
+    head = push(server, bot, work, files, "broken")
+    runs = wait_for(
+        lambda: (
+            {
+                r["name"]: r
+                for r in server.check_runs("acme", "platform-source")
+                if r["head_sha"] == head and r["status"] == "completed"
+            }
+            or None
+        ),
+        what="check runs",
+    )
+    wait_for(lambda: len(runs) >= 1 and open_pr(server), what="the pull request")
+    runs = {
+        r["name"]: r for r in server.check_runs("acme", "platform-source") if r["head_sha"] == head
+    }
+    assert runs["gitbot: source"]["conclusion"] == "failure"
+    assert runs["gitbot: postgres"]["conclusion"] == "success"
