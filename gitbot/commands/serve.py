@@ -10,7 +10,8 @@ import threading
 from werkzeug.serving import make_server
 
 from gitbot import logs
-from gitbot.errors import EXIT_OK
+from gitbot.errors import EXIT_OK, GitbotError
+from gitbot.pipeline.engine import DockerEngine
 from gitbot.secrets import Redactor
 from gitbot.server import build, web_app
 from gitbot.settings import load_settings
@@ -32,6 +33,7 @@ def serve_command(args: argparse.Namespace) -> int:
         threading.Thread(target=server.serve_forever, name="gitbot-web", daemon=True).start()
         log.info("listening on http://%s:%d", args.host, server.server_port)
     if parts.pool is not None and parts.scheduler is not None:
+        _remove_orphans(settings.engine_url)
         parts.pool.start()
         parts.scheduler.start()
         log.info("worker started with %d thread(s)", parts.pool.threads)
@@ -47,3 +49,15 @@ def serve_command(args: argparse.Namespace) -> int:
         parts.pool.stop()
     parts.store.close()
     return EXIT_OK
+
+
+def _remove_orphans(engine_url: str | None) -> None:
+    engine = DockerEngine(engine_url)
+    try:
+        removed = engine.remove_orphans()
+        if removed:
+            log.info("removed %d container(s) left by stopped gitbot processes", removed)
+    except GitbotError:
+        log.exception("cannot look for containers left by stopped gitbot processes")
+    finally:
+        engine.close()

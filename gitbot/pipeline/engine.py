@@ -8,6 +8,8 @@ times faster than the SDK's `containers.run`, whose `wait` endpoint polls on Pod
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import time
 import uuid
@@ -24,6 +26,8 @@ from gitbot.errors import ExternalError, UserError
 
 LOG_TAIL_BYTES = 256 * 1024
 MANAGED_LABEL = "io.gitbot.managed"
+OWNER_LABEL = "io.gitbot.owner"  # host and pid of the gitbot process that made the container
+OWNER = f"{socket.gethostname()}-{os.getpid()}"
 _API_VERSIONS: dict[str, str] = {}  # engine URL -> negotiated Docker API version
 
 
@@ -136,6 +140,23 @@ class DockerEngine:
         finally:
             self._remove(container)
 
+    def remove_orphans(self) -> int:
+        """Remove containers left by gitbot processes on this host that no longer run
+        (a `kill -9` skips the cleanup); how many were removed."""
+        host = socket.gethostname()
+        found = self._call(
+            "list containers",
+            lambda: self._client.containers.list(all=True, filters={"label": MANAGED_LABEL}),
+        )
+        removed = 0
+        for container in found:
+            owner = (container.labels or {}).get(OWNER_LABEL, "")
+            owner_host, _, pid = owner.rpartition("-")
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                self._remove(container)
+                removed += 1
+        return removed
+
     def image_user(self, image: str, pull_policy: str) -> str:
         """The user an image runs as by default ("" means root), pulling it per the policy."""
         self._ensure_image(image, pull_policy)
@@ -164,7 +185,7 @@ class DockerEngine:
             nano_cpus=spec.nano_cpus,
             mem_limit=spec.mem_limit,
             mem_reservation=spec.mem_reservation,
-            labels={MANAGED_LABEL: "true", **spec.labels},
+            labels={MANAGED_LABEL: "true", OWNER_LABEL: OWNER, **spec.labels},
             network_mode=spec.network,
             detach=True,
         )
@@ -221,6 +242,16 @@ class DockerEngine:
 
 class _NotFound(EngineError):
     pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _reload_state(container: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from builders import pipeline, promise, request, sh
 from gitbot.kratix.objects import Workflows
 from gitbot.kratix.workflow import WorkflowTarget
 from gitbot.pipeline.containers import ContainerPolicy
-from gitbot.pipeline.engine import MANAGED_LABEL, DockerEngine
+from gitbot.pipeline.engine import MANAGED_LABEL, OWNER, OWNER_LABEL, DockerEngine
 from gitbot.pipeline.output import OutputLimits
 from gitbot.pipeline.runner import RunOptions, WorkflowRun, WorkflowRunner
 from gitbot.secrets import Redactor, config_map_store, secret_store
@@ -191,8 +191,8 @@ def test_a_container_over_its_timeout_is_killed_and_removed(engine: DockerEngine
     assert run.failure is not None
     assert run.failure.message == ("timed out after 1.5s; the container was killed and removed")
     assert run.failure.log_tail == "started"
-    leftovers = engine._client.containers.list(all=True, filters={"label": MANAGED_LABEL})
-    assert leftovers == []
+    mine = {"label": [MANAGED_LABEL, f"{OWNER_LABEL}={OWNER}"]}
+    assert engine._client.containers.list(all=True, filters=mine) == []
 
 
 def test_suspend_discards_output_and_stops_later_pipelines(engine: DockerEngine) -> None:
