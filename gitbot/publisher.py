@@ -17,6 +17,7 @@ from gitbot.statebranch import BranchPlan, Changes
 GITBOT = Identity("gitbot", "gitbot@users.noreply.gitbot.dev")
 SOURCE_TRAILER = "Gitbot-Source-Commit"
 BranchAction = Literal[
+    "preview",
     "created",
     "updated",
     "unchanged",
@@ -98,6 +99,15 @@ def publish_branch(
     except GitbotError as e:
         return BranchResult(plan.branch, "rejected", detail=str(e))
     return BranchResult(plan.branch, "created" if current is None else "updated", commit.sha, *diff)
+
+
+def preview_branch(base: StateBase, plan: BranchPlan, changes: Changes) -> BranchResult:
+    """What the branch would hold against base, computed locally; nothing is pushed."""
+    if plan.failures:
+        failed = "; ".join(f"{o.key}: {o.failure_text.splitlines()[0]}" for o in plan.failures)
+        return BranchResult(plan.branch, "failed", detail=failed)
+    commit = base.repo.commit_files(base.sha, changes, f"gitbot preview: {plan.title}\n", GITBOT)
+    return BranchResult(plan.branch, "preview", None, *_diff(base.repo, base.sha, commit.sha))
 
 
 def remove_branch(base: StateBase, result: BranchResult) -> BranchResult:

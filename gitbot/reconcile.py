@@ -17,6 +17,7 @@ from gitbot.publisher import (
     BranchResult,
     StateBase,
     commit_message,
+    preview_branch,
     publish_branch,
     publish_direct,
     remove_branch,
@@ -39,6 +40,7 @@ class ReconcileRequest:
     source_ref: str | None = None
     direct: bool = False
     only: tuple[str, ...] = ()
+    preview: bool = False  # compute the branches' changes and report them; push nothing
 
 
 @dataclass
@@ -126,7 +128,12 @@ def reconcile(
     base_paths = set(base.repo.list_files(base.sha))
     base_records = _records(base.repo, base.sha, base_paths)
     ctx = ReconcileContext(
-        snapshot, _previous_records(base, base_records, snapshot), status, runners, config.path
+        snapshot,
+        _previous_records(base, base_records, snapshot),
+        status,
+        runners,
+        config.path,
+        preview=request.preview,
     )
     report.outcomes = reconcile_all(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)
@@ -136,7 +143,9 @@ def reconcile(
             plan.outcomes, base_records, base_paths, snapshot.destinations, config.path
         )
 
-    if request.direct:
+    if request.preview:
+        report.results = [preview_branch(base, p, changes_of(p)) for p in report.plans]
+    elif request.direct:
         report.results = _direct(base, report.plans, changes_of, request.source, commit)
     else:
         for plan in report.plans:

@@ -83,6 +83,9 @@ class ReconcileContext:
     status: StatusStore
     runners: RunnerFactory
     state_path: str = ""
+    # A preview (a source pull request) runs resources with KRATIX_DRY_RUN=true and keeps no
+    # status: it shows what would happen without changing anything.
+    preview: bool = False
 
     @property
     def destinations(self) -> list[Destination]:
@@ -182,7 +185,7 @@ def _configure(
     key = (
         ObjectKey.of_promise(promise) if request is None else ObjectKey.of_request(promise, request)
     )
-    target = WorkflowTarget(promise, "configure", request)
+    target = WorkflowTarget(promise, "configure", request, dry_run=ctx.preview)
     run = runner.run(target, _stored_status(ctx, key))
     spec_hash = promise_hash(promise) if request is None else resource_hash(promise, request)
     _store_status(ctx, key, run, spec_hash)
@@ -248,10 +251,13 @@ def _delete(
     request: ResourceRequest | None,
     key: ObjectKey,
 ) -> ObjectOutcome:
-    target = WorkflowTarget(promise, "delete", request)
+    target = WorkflowTarget(promise, "delete", request, dry_run=ctx.preview)
     if not target.pipelines:
-        ctx.status.forget(ctx.snapshot.source, _status_key(key))
+        if not ctx.preview:
+            ctx.status.forget(ctx.snapshot.source, _status_key(key))
         return ObjectOutcome(key, "delete", note="no delete pipeline")
+    if ctx.preview:
+        return ObjectOutcome(key, "delete", note="its delete pipeline runs when this is merged")
     run = runner.run(target, _stored_status(ctx, key))
     if run.outcome == "succeeded":
         ctx.status.forget(ctx.snapshot.source, _status_key(key))
@@ -290,6 +296,8 @@ def _stored_status(ctx: ReconcileContext, key: ObjectKey) -> dict[str, object] |
 
 
 def _store_status(ctx: ReconcileContext, key: ObjectKey, run: WorkflowRun, spec_hash: str) -> None:
+    if ctx.preview:
+        return
     phases = {p.name: p.outcome.capitalize() for p in run.pipelines}
     if run.failure is not None:
         phases[run.failure.pipeline] = "Failed"

@@ -122,6 +122,8 @@ class GitHubFeedback:
                         f"Files on `{branch}`: {len(result.added)} added, "
                         f"{len(result.changed)} changed, {len(result.removed)} removed."
                     )
+                elif result is not None and result.action == "preview":
+                    files = _preview_files(branch, result)
             check = promise_report(promise, outcomes, pr_url, files)
             self.checks.finish(
                 type(check)(
@@ -140,3 +142,21 @@ class GitHubFeedback:
         from gitbot.github.client import web_url
 
         return f"{web_url(self.app.settings.api_url)}/{self.source}/commit/{commit}/checks"
+
+
+PREVIEW_FILES = 200  # paths listed in a preview check run; the counts cover the rest
+
+
+def _preview_files(branch: str, result: BranchResult) -> str:
+    """What the state pull request on `branch` would get, for a source pull request's check."""
+    lines = [
+        f"Preview: the pull request on `{branch}` would get {len(result.added)} added, "
+        f"{len(result.changed)} changed and {len(result.removed)} removed file(s).",
+        "",
+    ]
+    entries = [("added", p) for p in result.added] + [("changed", p) for p in result.changed]
+    entries += [("removed", p) for p in result.removed]
+    lines += [f"- {kind}: `{path}`" for kind, path in entries[:PREVIEW_FILES]]
+    if len(entries) > PREVIEW_FILES:
+        lines.append(f"- … and {len(entries) - PREVIEW_FILES} more")
+    return "\n".join(lines)

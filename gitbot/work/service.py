@@ -45,7 +45,7 @@ from gitbot.web.metrics import PULL_REQUESTS, RUNS
 from gitbot.work.store import Job, Store
 
 log = logging.getLogger("gitbot.worker")
-ROUTE, RECONCILE = "route", "reconcile"
+ROUTE, RECONCILE, PREVIEW = "route", "reconcile", "preview"
 ZERO_SHA = "0" * 40
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 
@@ -75,7 +75,7 @@ class Service:
         """Run one job; the returned result is stored with it (and shown on the runs page)."""
         if job.kind == ROUTE:
             return self.route(str(job.payload["guid"]))
-        if job.kind == RECONCILE:
+        if job.kind in (RECONCILE, PREVIEW):
             return self.reconcile(job)
         raise UserError(f"unknown job kind {job.kind!r}")
 
@@ -115,7 +115,7 @@ class Service:
                 self.store.forget_repository(ref.full_name)
             return self._register(guid, event.installation_id, [r.full_name for r in event.added])
         if isinstance(event, PullRequestChanged):
-            return self._pull_request(event)
+            return self._pull_request(guid, event)
         if isinstance(event, IssueCommentCreated):
             return self._comment(guid, event)
         return "ignored: nothing to do"
@@ -160,12 +160,20 @@ class Service:
         except GitbotError:
             return None  # a force-push may have dropped it: rerun everything
 
-    def _pull_request(self, event: PullRequestChanged) -> str:
+    def _pull_request(self, guid: str, event: PullRequestChanged) -> str:
+        name = event.repository.full_name
         if event.action == "closed":
             verb = "merged" if event.merged else "closed without merging"
             PULL_REQUESTS.labels(action="merged" if event.merged else "closed").inc()
-            return f"pull request #{event.number} on {event.repository.full_name} {verb}"
-        return f"ignored: pull_request {event.action} needs no work"
+            return f"pull request #{event.number} on {name} {verb}"
+        if event.action not in ("opened", "synchronize", "reopened"):
+            return f"ignored: pull_request {event.action} needs no work"
+        snapshot = read_snapshot(self.cache.open(name), name, event.head_sha)
+        if not snapshot.config.state_repository:
+            return f"ignored: {name} is not a source repository (no stateRepository)"
+        payload = {"reason": "preview", "pull_request": event.number}
+        self.store.enqueue(PREVIEW, name, None, event.head_sha, payload, guid)
+        return f"preview of pull request #{event.number} at {event.head_sha[:12]} queued"
 
     def _comment(self, guid: str, event: IssueCommentCreated) -> str:
         command = parse_command(event.body)
@@ -191,6 +199,7 @@ class Service:
             source_url=repo,
             source_ref=job.commit,
             only=(job.promise,) if job.promise else (),
+            preview=job.kind == PREVIEW,
         )
         feedback = GitHubFeedback(self.github, repo, None, self.redactor)
         outcome = "failed"
@@ -208,7 +217,7 @@ class Service:
             RUNS.labels(promise=job.promise or "*", result=outcome).observe(
                 time.monotonic() - started
             )
-        if job.promise is None:
+        if job.promise is None and job.kind == RECONCILE:
             summary = json.dumps({"outcome": outcome, "interval": _interval(report.snapshot)})
             self.store.set_last_reconcile(repo, datetime.now(UTC), summary)
         return _result(report, feedback.pr_urls)

@@ -318,3 +318,88 @@ def test_a_malformed_yaml_file_fails_only_its_check_run(
     }
     assert runs["gitbot: source"]["conclusion"] == "failure"
     assert runs["gitbot: postgres"]["conclusion"] == "success"
+
+
+def _source_pull_request(server: GitHubServer, bot: Bot, work: Path, files: dict[str, str]) -> Any:
+    """A same-repository pull request on the source: branch `feature` with `files` changed."""
+    import github
+
+    git(work, "checkout", "-q", "-b", "feature")
+    write(work, files)
+    commit_all(work, "feature")
+    git(work, "push", "-q", str(server.repo_path("acme", "platform-source")), "feature")
+    git(work, "checkout", "-q", "main")
+    token = server.issue_token(bot.installation)
+    client = github.Github(auth=github.Auth.Token(token), base_url=server.api_url, lazy=True)
+    return client.get_repo("acme/platform-source").create_pull(
+        base="main", head="feature", title="bigger orders database", body=""
+    )
+
+
+def test_a_source_pull_request_gets_a_preview_and_no_state_change(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    push(server, bot, work, examples(), "base")
+    wait_for(lambda: open_pr(server), what="the state pull request")
+    state_head = git(server.repo_path("acme", "platform-state"), "rev-parse", "gitbot/postgres")
+    request = (ROOT / "promises/postgres/resource-request.yaml").read_text()
+    pr = _source_pull_request(
+        server, bot, work, {"postgres/resource-request.yaml": request.replace("large", "small")}
+    )
+    payload = json.loads((PAYLOADS / "pull_request.opened.json").read_text())
+    payload["number"] = payload["pull_request"]["number"] = pr.number
+    payload["pull_request"]["head"].update(ref="feature", sha=pr.head.sha)
+    payload["pull_request"]["base"]["ref"] = "main"
+    payload["repository"].update(full_name="acme/platform-source", default_branch="main")
+    payload["installation"] = {"id": bot.installation, "node_id": "x"}
+    assert bot.deliver("pull_request", payload, "preview-1") == 202
+    check = wait_for(
+        lambda: next(
+            (
+                r
+                for r in server.check_runs("acme", "platform-source")
+                if r["head_sha"] == pr.head.sha and r["status"] == "completed"
+            ),
+            None,
+        ),
+        what="the preview check run",
+    )
+    assert check["name"] == "gitbot: postgres"
+    summary = check["output"]["summary"]
+    # Against the state base branch (the first state PR is not merged yet).
+    assert "Preview: the pull request on `gitbot/postgres` would get 9 added" in summary
+    assert "- added: `default/resources/shop/postgres/orders/render/5058f/postgres.yaml`" in summary
+    state = server.repo_path("acme", "platform-state")
+    assert git(state, "rev-parse", "gitbot/postgres") == state_head
+    assert len(server.pulls("acme", "platform-state")) == 1
+
+
+def test_a_reconcile_comment_by_a_writer_is_acknowledged_and_runs(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    push(server, bot, work, examples(), "base")
+    wait_for(lambda: open_pr(server), what="the state pull request")
+    pr = _source_pull_request(server, bot, work, {"notes.txt": "x\n"})
+    comment = pr.create_issue_comment("/gitbot reconcile postgres")
+    server.add_collaborator("acme", "platform-source", "alice", "write")
+    payload = json.loads((PAYLOADS / "issue_comment.created.json").read_text())
+    payload["issue"]["number"] = pr.number
+    payload["comment"].update(id=comment.id, body="/gitbot reconcile postgres")
+    payload["comment"]["user"]["login"] = "alice"
+    payload["repository"].update(full_name="acme/platform-source", default_branch="main")
+    payload["installation"] = {"id": bot.installation, "node_id": "x"}
+    before = len([r for r in server.requests if r.path.endswith("/check-runs")])
+    assert bot.deliver("issue_comment", payload, "comment-1") == 202
+    wait_for(
+        lambda: any(
+            r.path.endswith(f"/comments/{comment.id}/reactions") and r.status == 201
+            for r in server.requests
+        ),
+        what="the reaction",
+    )
+    wait_for(
+        lambda: len([r for r in server.requests if r.path.endswith("/check-runs")]) > before,
+        what="the reconcile the comment asked for",
+    )
