@@ -19,3 +19,4 @@ PULL_REQUESTS = Counter("gitbot_pull_requests_total", "Pull request actions", ["
 GITHUB_RATE_REMAINING = Gauge(
     "gitbot_github_rate_limit_remaining", "GitHub API calls left in the current window"
 )
+GITHUB_RATE_LIMIT = Gauge("gitbot_github_rate_limit", "GitHub API calls allowed per window")

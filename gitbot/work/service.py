@@ -41,7 +41,7 @@ from gitbot.secrets import Redactor
 from gitbot.sourcerepo import SourceSnapshot, read_snapshot
 from gitbot.statebranch import BranchPlan, Changes
 from gitbot.statusstore import StatusStore
-from gitbot.web.metrics import PULL_REQUESTS, RUNS
+from gitbot.web.metrics import GITHUB_RATE_LIMIT, GITHUB_RATE_REMAINING, PULL_REQUESTS, RUNS
 from gitbot.work.store import Job, Store
 
 log = logging.getLogger("gitbot.worker")
@@ -217,10 +217,18 @@ class Service:
             RUNS.labels(promise=job.promise or "*", result=outcome).observe(
                 time.monotonic() - started
             )
+        self._observe_rate_limit(repo)
         if job.promise is None and job.kind == RECONCILE:
             summary = json.dumps({"outcome": outcome, "interval": _interval(report.snapshot)})
             self.store.set_last_reconcile(repo, datetime.now(UTC), summary)
         return _result(report, feedback.pr_urls)
+
+    def _observe_rate_limit(self, repo: str) -> None:
+        # PyGithub keeps the last response's x-ratelimit-* headers: no extra call needed.
+        remaining, limit = self.github.client_for(repo).rate_limiting
+        if limit > 0:
+            GITHUB_RATE_REMAINING.set(remaining)
+            GITHUB_RATE_LIMIT.set(limit)
 
     def _runners(self) -> RunnerFactory:
         config, redactor = self.runner_config, self.redactor

@@ -232,6 +232,17 @@ def test_pushes_become_a_pull_request_kept_up_to_date(
     time.sleep(1)
     assert not [r for r in server.requests[count:] if r.write]
 
+    with urllib.request.urlopen(f"{bot.url}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    assert 'gitbot_pull_requests_total{action="opened"} 1.0' in metrics
+    assert 'gitbot_webhook_deliveries_total{event="push",result="duplicate"} 1.0' in metrics
+    remaining = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith("gitbot_github_rate_limit_remaining ")
+    )
+    assert float(remaining.split()[1]) > 0
+
 
 def test_a_bad_signature_is_refused_and_stores_nothing(
     world: tuple[GitHubServer, Bot, Path],
