@@ -28,7 +28,7 @@ from gitbot.events import (
     parse_command,
     parse_event,
 )
-from gitbot.github.client import AppRepoOpener, GitHubApp
+from gitbot.github.client import AppRepoOpener, GitHubApp, web_url
 from gitbot.github.feedback import GitHubFeedback
 from gitbot.gitrepo import CachedRepo, RepoCache
 from gitbot.pipeline.engine import DockerEngine
@@ -221,7 +221,11 @@ class Service:
         if job.promise is None and job.kind == RECONCILE:
             summary = json.dumps({"outcome": outcome, "interval": _interval(report.snapshot)})
             self.store.set_last_reconcile(repo, datetime.now(UTC), summary)
-        return _result(report, feedback.pr_urls)
+        result = _result(report, feedback.pr_urls)
+        result["check_runs"] = (
+            f"{web_url(self.github.settings.api_url)}/{repo}/commit/{report.snapshot.commit}/checks"
+        )
+        return result
 
     def _observe_rate_limit(self, repo: str) -> None:
         # PyGithub keeps the last response's x-ratelimit-* headers: no extra call needed.
