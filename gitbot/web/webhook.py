@@ -45,7 +45,7 @@ def receive() -> tuple[dict[str, Any], int]:
         DELIVERIES.labels(event=event, result="ignored").inc()
         return {"status": "ignored", "reason": parsed.reason, "delivery": guid}, 202
     repository = getattr(getattr(parsed, "repository", None), "full_name", None)
-    _, new = store.record_delivery(
+    stored, new = store.record_delivery(
         guid,
         event,
         getattr(parsed, "action", None),
@@ -54,8 +54,12 @@ def receive() -> tuple[dict[str, Any], int]:
         repository=repository,
         installation_id=getattr(parsed, "installation_id", None),
     )
+    if not new:
+        # Still queued, running or ignored: the stored delivery already has its work.
+        DELIVERIES.labels(event=event, result="duplicate").inc()
+        return {"status": f"already {stored.status}", "delivery": guid}, 202
     # Routing (which Promises a push touches) needs git, so the worker does it; its own
     # queue key keeps it from waiting behind long reconciles of the same repository.
     store.enqueue(ROUTE, f"delivery:{guid}", None, None, {"guid": guid}, guid, supersede=False)
-    DELIVERIES.labels(event=event, result="queued" if new else "redelivered").inc()
+    DELIVERIES.labels(event=event, result="queued").inc()
     return {"status": "queued", "delivery": guid}, 202
