@@ -26,22 +26,20 @@ def receive() -> tuple[dict[str, Any], int]:
     event = request.headers.get("X-GitHub-Event", "")
     guid = request.headers.get("X-GitHub-Delivery") or "sha256-" + hashlib.sha256(body).hexdigest()
     store = config.store
-    known = store.delivery(guid)
-    if known is not None and known.status == "succeeded":
-        DELIVERIES.labels(event=event, result="duplicate").inc()
-        return {"status": "already processed", "delivery": guid}, 200
-    if not event:
-        store.record_delivery(guid, "", None, body, "invalid", "no X-GitHub-Event header")
-        DELIVERIES.labels(event="unknown", result="invalid").inc()
-        return {"error": "no X-GitHub-Event header"}, 400
     try:
+        if not event:
+            raise PayloadError("no X-GitHub-Event header")
         parsed = parse_event(event, body)
     except PayloadError as e:
-        store.record_delivery(guid, event, None, body, "invalid", e.reason)
-        DELIVERIES.labels(event=event, result="invalid").inc()
+        stored, _ = store.record_delivery(guid, event, None, body, "invalid", e.reason)
+        if stored.status == "succeeded":
+            return _processed(event, guid)
+        DELIVERIES.labels(event=event or "unknown", result="invalid").inc()
         return {"error": e.reason, "delivery": guid}, 400
     if isinstance(parsed, Ignored):
-        store.record_delivery(guid, event, None, body, "ignored", parsed.reason)
+        stored, _ = store.record_delivery(guid, event, None, body, "ignored", parsed.reason)
+        if stored.status == "succeeded":
+            return _processed(event, guid)
         DELIVERIES.labels(event=event, result="ignored").inc()
         return {"status": "ignored", "reason": parsed.reason, "delivery": guid}, 202
     repository = getattr(getattr(parsed, "repository", None), "full_name", None)
@@ -53,13 +51,20 @@ def receive() -> tuple[dict[str, Any], int]:
         "queued",
         repository=repository,
         installation_id=getattr(parsed, "installation_id", None),
+        # Routing (which Promises a push touches) needs git, so the worker does it; its own
+        # queue key keeps it from waiting behind long reconciles of the same repository.
+        route_job=(ROUTE, f"delivery:{guid}"),
     )
     if not new:
+        if stored.status == "succeeded":
+            return _processed(event, guid)
         # Still queued, running or ignored: the stored delivery already has its work.
         DELIVERIES.labels(event=event, result="duplicate").inc()
-        return {"status": f"already {stored.status}", "delivery": guid}, 202
-    # Routing (which Promises a push touches) needs git, so the worker does it; its own
-    # queue key keeps it from waiting behind long reconciles of the same repository.
-    store.enqueue(ROUTE, f"delivery:{guid}", None, None, {"guid": guid}, guid, supersede=False)
+        return {"status": "queued", "delivery": guid, "duplicate": True}, 202
     DELIVERIES.labels(event=event, result="queued").inc()
     return {"status": "queued", "delivery": guid}, 202
+
+
+def _processed(event: str, guid: str) -> tuple[dict[str, Any], int]:
+    DELIVERIES.labels(event=event or "unknown", result="duplicate").inc()
+    return {"status": "already processed", "delivery": guid}, 200

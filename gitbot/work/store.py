@@ -195,11 +195,14 @@ class Store:
         reason: str = "",
         repository: str | None = None,
         installation_id: int | None = None,
+        route_job: tuple[str, str] | None = None,
     ) -> tuple[Delivery, bool]:
         """Store a delivery: (the stored row, True if it was stored now).
 
         A GUID seen before keeps its row (False), except that a "failed" or "invalid" delivery
         recorded again as "queued" is replaced and counts as new, so that it runs again.
+        `route_job` (kind, queue key) queues the job that handles a new queued delivery in the
+        same transaction: one commit per webhook, and never a delivery without its job.
         """
         _check(status, DELIVERY_STATUSES, "delivery status")
         new = Delivery(
@@ -218,16 +221,36 @@ class Store:
         def record() -> tuple[Delivery, bool]:
             with self._transaction(write=True) as conn:
                 row = conn.execute(select(deliveries).where(deliveries.c.guid == guid)).first()
-                if row is None:
-                    conn.execute(insert(deliveries).values(values))
-                    return new, True
-                old = _delivery(row)
-                if old.status in RERUNNABLE and status == "queued":
+                if row is not None:
+                    old = _delivery(row)
+                    if old.status not in RERUNNABLE or status != "queued":
+                        return old, False
                     conn.execute(update(deliveries).where(deliveries.c.guid == guid).values(values))
-                    return new, True
-                return old, False
+                else:
+                    conn.execute(insert(deliveries).values(values))
+                if route_job is not None and status == "queued":
+                    conn.execute(insert(jobs).values(self._route_values(route_job, guid)))
+                return new, True
 
-        return self._retry_conflict(record)
+        stored = self._retry_conflict(record)
+        if stored[1] and route_job is not None:
+            self._notify()
+        return stored
+
+    def _route_values(self, route_job: tuple[str, str], guid: str) -> dict[str, Any]:
+        kind, key = route_job
+        return {
+            "kind": kind,
+            "repository": key,
+            "promise": None,
+            "commit_sha": None,
+            "payload": _to_json({"guid": guid}),
+            "delivery_guid": guid,
+            "supersedes": False,
+            "status": "queued",
+            "attempts": 0,
+            "created_at": self._clock(),
+        }
 
     def delivery(self, guid: str) -> Delivery | None:
         """One delivery by GUID, or None."""
