@@ -61,6 +61,10 @@ class ReconcileReport:
         return bool(self.snapshot.objects.problems) or any(r.action in bad for r in self.results)
 
 
+class NotASourceRepository(UserError):
+    """The repository's `.gitbot.yaml` names no state repository (it may be a state repo)."""
+
+
 class RepoOpener(Protocol):
     """Opens a repository by URL or path (a RepoCache, or one that knows `owner/name`)."""
 
@@ -120,7 +124,9 @@ def reconcile(
     state = request.state or config.state_repository
     state_url = request.state_url or state
     if not state or not state_url:
-        raise UserError("no state repository: pass --state or set stateRepository in .gitbot.yaml")
+        raise NotASourceRepository(
+            "no state repository: pass --state or set stateRepository in .gitbot.yaml"
+        )
     base = StateBase(cache.open(state_url), config.base_branch)
     report = ReconcileReport(snapshot, ref, state, base)
     promises = sorted({p.name for p in snapshot.promises})

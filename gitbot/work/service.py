@@ -35,7 +35,7 @@ from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner
 from gitbot.publisher import BranchResult
-from gitbot.reconcile import ReconcileReport, ReconcileRequest, reconcile
+from gitbot.reconcile import NotASourceRepository, ReconcileReport, ReconcileRequest, reconcile
 from gitbot.reconciler import RunnerFactory
 from gitbot.secrets import Redactor
 from gitbot.sourcerepo import SourceSnapshot, read_snapshot
@@ -204,14 +204,19 @@ class Service:
         feedback = GitHubFeedback(self.github, repo, None, self.redactor)
         outcome = "failed"
         try:
-            report = reconcile(
-                request,
-                self.cache,
-                self.status,
-                self._runners(),
-                _Counting(feedback),
-                workers=self.workers_per_job,
-            )
+            try:
+                report = reconcile(
+                    request,
+                    self.cache,
+                    self.status,
+                    self._runners(),
+                    _Counting(feedback),
+                    workers=self.workers_per_job,
+                )
+            except NotASourceRepository:
+                # An installation covers state repositories too: nothing to run for them.
+                outcome = "not a source repository"
+                return {"source": repo, "outcome": outcome}
             outcome = "failed" if report.failed else "succeeded"
         finally:
             RUNS.labels(promise=job.promise or "*", result=outcome).observe(

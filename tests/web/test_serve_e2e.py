@@ -414,3 +414,36 @@ def test_a_reconcile_comment_by_a_writer_is_acknowledged_and_runs(
         lambda: len([r for r in server.requests if r.path.endswith("/check-runs")]) > before,
         what="the reconcile the comment asked for",
     )
+
+
+def test_an_installation_registers_repositories_and_reconciles_the_source(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    write(work, examples())
+    commit_all(work, "examples")
+    git(work, "push", "-q", str(server.repo_path("acme", "platform-source")), "main")
+    payload = json.loads((PAYLOADS / "installation.created.json").read_text())
+    payload["installation"]["id"] = bot.installation
+    payload["installation"]["account"]["login"] = "acme"
+    payload["repositories"] = [
+        {
+            "id": 1,
+            "node_id": "a",
+            "name": "platform-source",
+            "full_name": "acme/platform-source",
+            "private": False,
+        },
+        {
+            "id": 2,
+            "node_id": "b",
+            "name": "platform-state",
+            "full_name": "acme/platform-state",
+            "private": False,
+        },
+    ]
+    assert bot.deliver("installation", payload, "install-1") == 202
+    wait_for(lambda: open_pr(server), what="the pull request of the initial reconcile")
+    with urllib.request.urlopen(f"{bot.url}/runs", timeout=5) as page:
+        html = page.read().decode()
+    assert "acme/platform-state" in html

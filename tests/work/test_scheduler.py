@@ -1,0 +1,51 @@
+"""Periodic reconciles over a real store: who is due, jitter, the interval a source asked for."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gitbot.work.scheduler import PeriodicReconciles
+from gitbot.work.store import Store
+
+
+def queued(store: Store) -> list[tuple[str, str | None]]:
+    return [(j.repository, j.promise) for j in store.recent_jobs() if j.status == "queued"]
+
+
+def test_due_repositories_get_one_reconcile_each(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    now = datetime.now(UTC)
+    store.register_repository("acme/new", 1)
+    store.register_repository("acme/fresh", 1)
+    store.register_repository("acme/stale", 1)
+    store.register_repository("acme/fast", 1)
+    store.set_last_reconcile("acme/fresh", now, json.dumps({"interval": 36000}))
+    store.set_last_reconcile(
+        "acme/stale", now - timedelta(hours=12), json.dumps({"interval": 36000})
+    )
+    # Its Promise asked for 5 minutes: due after 6.
+    store.set_last_reconcile("acme/fast", now - timedelta(minutes=6), json.dumps({"interval": 300}))
+    scheduler = PeriodicReconciles(store, default_interval=36000)
+    assert scheduler.enqueue_due() == 3
+    assert sorted(queued(store)) == [("acme/fast", None), ("acme/new", None), ("acme/stale", None)]
+    # Marked when queued, so the next check a minute later queues nothing more.
+    assert scheduler.enqueue_due() == 0
+
+
+def test_the_scheduler_runs_in_the_background_and_stops(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    store.register_repository("acme/new", 1)
+    scheduler = PeriodicReconciles(store, default_interval=36000, check_every=3600)
+    scheduler.start()
+    try:
+        assert scheduler.running
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while not queued(store) and datetime.now(UTC) < deadline:
+            time.sleep(0.05)
+        assert queued(store) == [("acme/new", None)]  # at start-up, not an hour later
+    finally:
+        scheduler.stop()
+    assert not scheduler.running
