@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from gitbot.durations import parse_go_duration
 from gitbot.errors import InvalidObjects, Problem
+from gitbot.kratix.defaults import apply_defaults, storage_schema
 from gitbot.kratix.objects import (
     KRATIX_API_VERSION,
     CRDInfo,
@@ -131,7 +132,13 @@ def _crd(ck: Checker, value: Any, path: Path) -> CRDInfo | None:
     _crd_name(ck, crd, path, plural, group)
     if group is None or kind is None or plural is None or version is None:
         return None
-    return CRDInfo(group=group, version=version, kind=kind, plural=plural)
+    return CRDInfo(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=plural,
+        schema=storage_schema(crd, version),
+    )
 
 
 def _storage_version(ck: Checker, spec: Mapping[str, Any], path: Path) -> str | None:
@@ -359,7 +366,9 @@ def _resource_request(ck: Checker, promise: Promise) -> ResourceRequest | None:
         ck.mapping(obj["spec"], ("spec",))
     if name is None or ck.errors:
         return None
-    raw = copy.deepcopy(obj)
+    # The API server stores requests with their schema defaults: Kratix only ever sees those.
+    schema = promise.api.schema if promise.api is not None else None
+    raw = apply_defaults(schema, obj)
     raw["metadata"]["namespace"] = namespace
     return ResourceRequest(promise.name, name, namespace, raw, Source(ck.doc.file, ck.doc.line))
 

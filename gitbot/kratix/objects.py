@@ -78,6 +78,8 @@ class CRDInfo:
     kind: str
     plural: str
     scope: str = "Namespaced"
+    # The storage version's openAPIV3Schema (for defaults); not part of the API's identity.
+    schema: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def api_version(self) -> str:
