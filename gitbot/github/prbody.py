@@ -12,6 +12,7 @@ from gitbot.publisher import BranchResult
 from gitbot.reconciler import ObjectOutcome
 from gitbot.statebranch import Changes
 
+RECORDS = ".gitbot/"  # gitbot's own bookkeeping, counted apart from the documents
 MAX_BODY = 58_000  # GitHub refuses bodies over 65,536 characters; keep a safety margin
 _MARKER_RE = re.compile(r"<!-- gitbot:pr (\{.*?\}) -->", re.DOTALL)
 
@@ -95,16 +96,21 @@ def render_body(
         if outcome.run is not None:
             pipelines = ", ".join(f"{p.name} ({p.seconds:.1f}s)" for p in outcome.run.pipelines)
         head.append(f"| {outcome.key} | {outcome.action} | {pipelines or '—'} | {result_text} |")
+    added, changed, removed = (
+        tuple(p for p in paths if not p.startswith(RECORDS))
+        for paths in (result.added, result.changed, result.removed)
+    )
+    records = sum(p.startswith(RECORDS) for p in (*result.added, *result.changed, *result.removed))
+    note = f" (and {records} gitbot record file(s) under `{RECORDS}`)" if records else ""
     head += [
         "",
-        f"**Files:** {len(result.added)} added, {len(result.changed)} changed, "
-        f"{len(result.removed)} removed.",
+        f"**Files:** {len(added)} added, {len(changed)} changed, {len(removed)} removed{note}.",
     ]
     tail = []
     if checks_url:
         tail += ["", f"Check runs: {checks_url}"]
     tail += ["", marker.render()]
-    sections = [("Added", result.added), ("Changed", result.changed), ("Removed", result.removed)]
+    sections = [("Added", added), ("Changed", changed), ("Removed", removed)]
     return _bounded(head, sections, tail, limit)
 
 
