@@ -11,6 +11,7 @@ from openapi_check import check_response
 
 from gitbot.cli import main
 from gitbot.ghserver import GitHubServer
+from gitbot.github.prbody import parse_marker
 
 SOURCE, STATE = "acme/platform-source", "acme/platform-state"
 Reconcile = Callable[..., tuple[int, str]]
@@ -128,12 +129,13 @@ def test_a_change_updates_the_same_pull_request(
     code, out = reconcile()
     assert code == 0, out
     pulls = open_pulls(server)
-    assert pulls["gitbot/postgres"]["number"] == number
-    assert (
-        "1 changed" in pulls["gitbot/postgres"]["body"]
-        or "changed" in pulls["gitbot/postgres"]["body"]
-    )
-    assert len([p for p in server.pulls("acme", "platform-state")]) == 2
+    assert pulls["gitbot/postgres"]["number"] == number, out
+    assert "gitbot/postgres: updated" in out, out
+    body = pulls["gitbot/postgres"]["body"]
+    # The body describes the whole pull request against base, now at the new source commit.
+    assert parse_marker(body).commit == git(source, "rev-parse", "HEAD")  # type: ignore[union-attr]
+    assert "**Files:** 9 added, 0 changed, 0 removed (and 2 gitbot record file(s)" in body
+    assert "- `clusters/dev/resources/shop/postgres/orders/render/5058f/postgres.yaml`" in body
 
 
 def test_a_merged_pull_request_is_not_proposed_again(
