@@ -74,8 +74,7 @@ def publish_branch(
     """Push the plan's commit to its branch when needed; never over someone else's commit."""
     repo = base.repo
     if plan.failures:
-        failed = "; ".join(f"{o.key}: {o.failure_text.splitlines()[0]}" for o in plan.failures)
-        return BranchResult(plan.branch, "failed", detail=failed)
+        return BranchResult(plan.branch, "failed", detail=plan.failure_summary)
     commit = repo.commit_files(base.sha, changes, message, GITBOT)
     current = repo.branch_sha(plan.branch)
     if current is not None and not _made_by_gitbot(repo.commit_info(current)):
@@ -104,8 +103,7 @@ def publish_branch(
 def preview_branch(base: StateBase, plan: BranchPlan, changes: Changes) -> BranchResult:
     """What the branch would hold against base, computed locally; nothing is pushed."""
     if plan.failures:
-        failed = "; ".join(f"{o.key}: {o.failure_text.splitlines()[0]}" for o in plan.failures)
-        return BranchResult(plan.branch, "failed", detail=failed)
+        return BranchResult(plan.branch, "failed", detail=plan.failure_summary)
     commit = base.repo.commit_files(base.sha, changes, f"gitbot preview: {plan.title}\n", GITBOT)
     return BranchResult(plan.branch, "preview", None, *_diff(base.repo, base.sha, commit.sha))
 

@@ -194,7 +194,9 @@ def _direct(
     commit: str,
 ) -> list[BranchResult]:
     ok = [p for p in plans if not p.failures]
-    failed = [BranchResult(p.branch, "failed", detail=failure_text(p)) for p in plans if p.failures]
+    failed = [
+        BranchResult(p.branch, "failed", detail=p.failure_summary) for p in plans if p.failures
+    ]
     changes: Changes = {}
     for plan in ok:
         changes.update(changes_of(plan))
@@ -206,8 +208,3 @@ def _direct(
 def _message(plan: BranchPlan, source: str, commit: str) -> str:
     objects = [f"{o.key} ({o.action})" for o in plan.outcomes if o.changes_state]
     return commit_message(plan.title, source, commit, objects)
-
-
-def failure_text(plan: BranchPlan) -> str:
-    """One line per failed object of a plan."""
-    return "; ".join(f"{o.key}: {o.failure_text.splitlines()[0]}" for o in plan.failures)

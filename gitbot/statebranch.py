@@ -30,6 +30,11 @@ class BranchPlan:
     def failures(self) -> list[ObjectOutcome]:
         return [o for o in self.outcomes if o.failed]
 
+    @property
+    def failure_summary(self) -> str:
+        """One line per failed object: its key and the first line of what failed."""
+        return "; ".join(f"{o.key}: {o.failure_text.splitlines()[0]}" for o in self.failures)
+
 
 def plan_branches(
     outcomes: Mapping[str, Sequence[ObjectOutcome]], config: RepoConfig, source_commit: str

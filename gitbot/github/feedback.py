@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gitbot.github.checkruns import (
     CheckRuns,
@@ -12,7 +12,7 @@ from gitbot.github.checkruns import (
 )
 from gitbot.github.client import GitHubApp, is_full_name
 from gitbot.github.prbody import PrMarker, content_hash, images_of, render_body
-from gitbot.github.pullrequests import PullRequests
+from gitbot.github.pullrequests import PrResult, PullRequests
 from gitbot.publisher import BranchResult, remove_branch
 from gitbot.reconcile import ReconcileReport
 from gitbot.secrets import Redactor
@@ -31,8 +31,16 @@ HUMAN_COMMENT = (
 class GitHubFeedback:
     """Pull requests and check runs for repositories named `owner/name`."""
 
-    def __init__(self, app: GitHubApp, source: str, state: str | None, redactor: Redactor) -> None:
+    def __init__(
+        self,
+        app: GitHubApp,
+        source: str,
+        state: str | None,
+        redactor: Redactor,
+        on_pull_request: Callable[[str], None] | None = None,
+    ) -> None:
         self.app = app
+        self.on_pull_request = on_pull_request  # told each PR action, e.g. for metrics
         self.source = source if is_full_name(source) else None
         self.state = state if state and is_full_name(state) else None
         self.redactor = redactor
@@ -69,10 +77,10 @@ class GitHubFeedback:
                 return remove_branch(report.base, result)
             return result
         if result.action == "equal-to-base":
-            self.pulls.close(plan.branch, CLOSED_COMMENT)
+            self._count(self.pulls.close(plan.branch, CLOSED_COMMENT))
             return remove_branch(report.base, result)
         if result.action == "human-commit" and result.commit:
-            self.pulls.comment_once(plan.branch, result.commit, HUMAN_COMMENT)
+            self._count(self.pulls.comment_once(plan.branch, result.commit, HUMAN_COMMENT))
             return result
         if result.action not in ("created", "updated", "unchanged"):
             return result
@@ -91,6 +99,7 @@ class GitHubFeedback:
         pr = self.pulls.sync(plan.branch, plan.title, body, changed=result.action != "unchanged")
         if pr.url:
             self.pr_urls[plan.branch] = pr.url
+        self._count(pr)
         detail = f"pull request #{pr.number} {pr.action}: {pr.url}" if pr.number else result.detail
         return BranchResult(
             result.branch,
@@ -101,6 +110,10 @@ class GitHubFeedback:
             result.removed,
             detail,
         )
+
+    def _count(self, pr: PrResult) -> None:
+        if self.on_pull_request is not None and pr.action not in ("none", "unchanged"):
+            self.on_pull_request(pr.action)
 
     def finished(self, report: ReconcileReport) -> None:
         if self.checks is None:

@@ -34,12 +34,10 @@ from gitbot.gitrepo import CachedRepo, RepoCache
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner
-from gitbot.publisher import BranchResult
 from gitbot.reconcile import NotASourceRepository, ReconcileReport, ReconcileRequest, reconcile
 from gitbot.reconciler import RunnerFactory
 from gitbot.secrets import Redactor
 from gitbot.sourcerepo import SourceSnapshot, read_snapshot
-from gitbot.statebranch import BranchPlan, Changes
 from gitbot.statusstore import StatusStore
 from gitbot.web.metrics import GITHUB_RATE_LIMIT, GITHUB_RATE_REMAINING, PULL_REQUESTS, RUNS
 from gitbot.work.store import Job, Store
@@ -201,7 +199,13 @@ class Service:
             only=(job.promise,) if job.promise else (),
             preview=job.kind == PREVIEW,
         )
-        feedback = GitHubFeedback(self.github, repo, None, self.redactor)
+        feedback = GitHubFeedback(
+            self.github,
+            repo,
+            None,
+            self.redactor,
+            on_pull_request=lambda action: PULL_REQUESTS.labels(action=action).inc(),
+        )
         outcome = "failed"
         try:
             try:
@@ -210,7 +214,7 @@ class Service:
                     self.cache,
                     self.status,
                     self._runners(),
-                    _Counting(feedback),
+                    feedback,
                     workers=self.workers_per_job,
                 )
             except NotASourceRepository:
@@ -251,31 +255,6 @@ class Service:
                 engine.close()
 
         return runner
-
-
-class _Counting:
-    """Passes everything to GitHub and counts pull request actions for /metrics."""
-
-    def __init__(self, inner: GitHubFeedback) -> None:
-        self.inner = inner
-
-    def started(self, report: ReconcileReport, promises: Sequence[str]) -> None:
-        self.inner.started(report, promises)
-
-    def skip_push(self, plan: BranchPlan, changes: Changes) -> BranchResult | None:
-        return self.inner.skip_push(plan, changes)
-
-    def published(
-        self, report: ReconcileReport, plan: BranchPlan, changes: Changes, result: BranchResult
-    ) -> BranchResult:
-        published = self.inner.published(report, plan, changes, result)
-        words = published.detail.split()
-        if published.detail.startswith("pull request #") and len(words) > 3:
-            PULL_REQUESTS.labels(action=words[3].rstrip(":")).inc()
-        return published
-
-    def finished(self, report: ReconcileReport) -> None:
-        self.inner.finished(report)
 
 
 def _interval(snapshot: SourceSnapshot) -> float:
