@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_runner import BUSYBOX, engine_cli  # noqa: E402
+from bench_runner import BUSYBOX, cli_once, engine_cli  # noqa: E402
 
 SCRIPT = 'echo "name: $KRATIX_OBJECT_NAME" > /kratix/output/object.yaml'
 GIT_ENV = {
@@ -83,37 +83,7 @@ def make_repos(folder: Path, promises: int, requests: int) -> tuple[Path, Path]:
 
 
 def cli_sum(cli: list[str], count: int) -> float:
-    total = 0.0
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder)
-        for _ in range(count):
-            started = time.perf_counter()
-            subprocess.run(
-                [
-                    *cli,
-                    "run",
-                    "--rm",
-                    "--network",
-                    "none",
-                    "--cpus",
-                    "0.2",
-                    "--memory",
-                    "256m",
-                    "-e",
-                    "KRATIX_OBJECT_NAME=x",
-                    "-v",
-                    f"{out}:/kratix/output",
-                    BUSYBOX,
-                    "sh",
-                    "-c",
-                    SCRIPT,
-                ],
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-            total += time.perf_counter() - started
-    return total
+    return sum(cli_once(cli, SCRIPT, ("KRATIX_OBJECT_NAME=x",)) for _ in range(count))
 
 
 def reconcile(source: Path, state: Path, data: Path, workers: int) -> tuple[float, int]:

@@ -42,7 +42,8 @@ def engine_cli() -> list[str]:
     return ["docker"]
 
 
-def cli_once(cli: list[str]) -> float:
+def cli_once(cli: list[str], script: str = SCRIPT, env: tuple[str, ...] = ()) -> float:
+    """One container through the engine CLI, mounted and limited as gitbot runs it."""
     with tempfile.TemporaryDirectory() as folder:
         dirs = [Path(folder, name) for name in ("input", "output", "metadata")]
         for d in dirs:
@@ -65,10 +66,11 @@ def cli_once(cli: list[str]) -> float:
                 f"{dirs[1]}:/kratix/output",
                 "-v",
                 f"{dirs[2]}:/kratix/metadata",
+                *(arg for variable in env for arg in ("-e", variable)),
                 BUSYBOX,
                 "sh",
                 "-c",
-                SCRIPT,
+                script,
             ],
             check=True,
             capture_output=True,

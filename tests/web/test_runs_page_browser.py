@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gitfixtures import init_source
 from playwright.sync_api import Browser, Page, sync_playwright
-from test_serve_e2e import Bot, examples, open_pr, push, wait_for
+from test_serve_e2e import Bot, examples, open_pr, push, running_world, wait_for
 
 from gitbot.events import HANDLED_EVENTS
 from gitbot.ghserver import GitHubServer
@@ -67,23 +66,8 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 @pytest.fixture
 def served(example_images: list[str], tmp_path: Path) -> Iterator[tuple[GitHubServer, Bot, Path]]:
     """The in-tree GitHub server and `gitbot serve` with GITBOT_RUNS_TOKEN set."""
-    server = GitHubServer(tmp_path / "github")
-    server.start()
-    app = server.create_app()
-    server.create_repo("acme", "platform-source")
-    server.create_repo("acme", "platform-state")
-    installation = server.install(app.id, "acme", ["platform-source", "platform-state"])
-    work = init_source(tmp_path / "source", with_examples=False)
-    bot = Bot(tmp_path, server, installation, app.private_key_path, app.id)
-    bot.env["GITBOT_RUNS_TOKEN"] = TOKEN
-    bot.start()
-    try:
-        yield server, bot, work
-    finally:
-        bot.stop()
-        server.stop()
-        if bot.process is not None and bot.process.returncode not in (0, None):
-            print(bot.log.read_text())
+    with running_world(tmp_path, {"GITBOT_RUNS_TOKEN": TOKEN}) as parts:
+        yield parts
 
 
 def runs_page(bot: Bot) -> str:

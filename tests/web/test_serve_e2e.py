@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +134,11 @@ def push_payload(
     return payload
 
 
-@pytest.fixture
-def world(example_images: list[str], tmp_path: Path) -> Iterator[tuple[GitHubServer, Bot, Path]]:
+@contextmanager
+def running_world(
+    tmp_path: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[GitHubServer, Bot, Path]]:
+    """The in-tree GitHub server with source and state repos, and `gitbot serve` for them."""
     server = GitHubServer(tmp_path / "github")
     server.start()
     app = server.create_app()
@@ -143,6 +147,7 @@ def world(example_images: list[str], tmp_path: Path) -> Iterator[tuple[GitHubSer
     installation = server.install(app.id, "acme", ["platform-source", "platform-state"])
     work = init_source(tmp_path / "source", with_examples=False)
     bot = Bot(tmp_path, server, installation, app.private_key_path, app.id)
+    bot.env.update(env or {})
     bot.start()
     try:
         yield server, bot, work
@@ -151,6 +156,12 @@ def world(example_images: list[str], tmp_path: Path) -> Iterator[tuple[GitHubSer
         server.stop()
         if bot.process is not None and bot.process.returncode not in (0, None):
             print(bot.log.read_text())
+
+
+@pytest.fixture
+def world(example_images: list[str], tmp_path: Path) -> Iterator[tuple[GitHubServer, Bot, Path]]:
+    with running_world(tmp_path) as parts:
+        yield parts
 
 
 def push(
