@@ -62,29 +62,3 @@ def _take(s: str, accept: Callable[[str], bool]) -> tuple[str, str]:
     while i < len(s) and accept(s[i]):
         i += 1
     return s[:i], s[i:]
-
-
-def format_duration(td: timedelta) -> str:
-    """Short Go-style text that `parse_go_duration` reads back: `1h30m`, `90ms`, `0s`."""
-    us = (td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds
-    sign = "-" if us < 0 else ""
-    us = abs(us)
-    if us == 0:
-        return "0s"
-    if us < 1_000:
-        return f"{sign}{us}us"
-    if us < 1_000_000:
-        return f"{sign}{_decimal(us, 1_000)}ms"
-    hours, rest = divmod(us, 3_600_000_000)
-    minutes, rest = divmod(rest, 60_000_000)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
-    parts.append(f"{_decimal(rest, 1_000_000)}s" if rest else "")
-    return sign + "".join(parts)
-
-
-def _decimal(value: int, unit: int) -> str:
-    whole, fraction = divmod(value, unit)
-    if not fraction:
-        return str(whole)
-    digits = str(fraction).rjust(len(str(unit)) - 1, "0").rstrip("0")
-    return f"{whole}.{digits}"

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
-EXIT_USAGE = 2
 EXIT_EXTERNAL = 3
 
 

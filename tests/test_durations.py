@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from gitbot.durations import format_duration, parse_go_duration
+from gitbot.durations import parse_go_duration
 
 
 @pytest.mark.parametrize(
@@ -56,23 +56,3 @@ def test_parse_go_duration_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_go_duration(text)
     assert str(info.value) == message
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (timedelta(0), "0s"),
-        (timedelta(hours=1), "1h"),
-        (timedelta(seconds=90), "1m30s"),
-        (timedelta(hours=1, seconds=5), "1h5s"),
-        (timedelta(hours=26), "26h"),
-        (timedelta(milliseconds=300), "300ms"),
-        (timedelta(microseconds=1500), "1.5ms"),
-        (timedelta(microseconds=7), "7us"),
-        (timedelta(seconds=10.25), "10.25s"),
-        (timedelta(minutes=-1), "-1m"),
-    ],
-)
-def test_format_duration(value: timedelta, text: str) -> None:
-    assert format_duration(value) == text
-    assert parse_go_duration(text) == value
