@@ -28,6 +28,7 @@ LOG_TAIL_BYTES = 256 * 1024
 MANAGED_LABEL = "io.gitbot.managed"
 OWNER_LABEL = "io.gitbot.owner"  # host and pid of the gitbot process that made the container
 OWNER = f"{socket.gethostname()}-{os.getpid()}"
+_FINISHED = ("exited", "stopped", "dead")  # container states whose exit code is final
 _API_VERSIONS: dict[str, str] = {}  # engine URL -> negotiated Docker API version
 
 
@@ -133,12 +134,26 @@ class DockerEngine:
                 self._kill(container)
                 reader.wait(10)
                 return ContainerResult(None, reader.tail(), time.monotonic() - started, True)
-            state = self._call("inspect container", lambda: _reload_state(container))
-            return ContainerResult(
-                int(state["ExitCode"]), reader.tail(), time.monotonic() - started
-            )
+            exit_code = self._exit_code(container, timeout - (time.monotonic() - started))
+            if exit_code is None:
+                self._kill(container)
+                return ContainerResult(None, reader.tail(), time.monotonic() - started, True)
+            return ContainerResult(exit_code, reader.tail(), time.monotonic() - started)
         finally:
             self._remove(container)
+
+    def _exit_code(self, container: Any, timeout: float) -> int | None:
+        """The exit code of a container whose output stream has ended; None if it outlives
+        `timeout`. Under load Podman closes the stream a moment before it records the exit
+        (inspect still says running, exit code 0), so only a finished state is trusted."""
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while True:
+            state = self._call("inspect container", lambda: _reload_state(container))
+            if not state.get("Running") and state.get("Status") in _FINISHED:
+                return int(state["ExitCode"])
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
 
     def remove_orphans(self) -> int:
         """Remove containers left by gitbot processes on this host that no longer run

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from builders import BUSYBOX
 
-from gitbot.pipeline.engine import MANAGED_LABEL, OWNER, OWNER_LABEL, DockerEngine
+from gitbot.pipeline.engine import (
+    MANAGED_LABEL,
+    OWNER,
+    OWNER_LABEL,
+    ContainerSpec,
+    DockerEngine,
+)
 
 
 def test_containers_of_dead_gitbot_processes_are_removed(engine: DockerEngine) -> None:
@@ -25,3 +32,27 @@ def test_containers_of_dead_gitbot_processes_are_removed(engine: DockerEngine) -
         assert alive.id in names
     finally:
         alive.remove(force=True)
+
+
+def test_exit_codes_are_exact_when_containers_end_concurrently(engine_url: str) -> None:
+    # Under load Podman ends the output stream a moment before it records the exit; a result
+    # read too early says exit code 0, and a failing pipeline would pass.
+    def run_many(_: int) -> list[int | None]:
+        engine = DockerEngine(engine_url)
+        try:
+            spec = ContainerSpec(BUSYBOX, "exit-code", cmd=["sh", "-c", "echo no >&2; exit 2"])
+            return [engine.run(spec, timeout=60).exit_code for _ in range(25)]
+        finally:
+            engine.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = [code for batch in pool.map(run_many, range(6)) for code in batch]
+    assert codes == [2] * 150
+
+
+def test_a_container_that_closes_its_output_early_still_reports_its_exit(
+    engine: DockerEngine,
+) -> None:
+    spec = ContainerSpec(BUSYBOX, "quiet", cmd=["sh", "-c", "echo bye; exec >&- 2>&-; exit 7"])
+    result = engine.run(spec, timeout=30)
+    assert (result.exit_code, result.log, result.timed_out) == (7, b"bye\n", False)
