@@ -20,6 +20,7 @@ from github import Github, GithubIntegration, GithubRetry
 from github.Repository import Repository
 
 from gitbot.errors import ExternalError, UserError
+from gitbot.github.calls import count_github_calls
 from gitbot.gitrepo import CachedRepo, RepoCache
 from gitbot.secrets import Redactor, Secret
 
@@ -95,6 +96,7 @@ class GitHubApp:
                 "GitHub needs GITBOT_GITHUB_APP_ID and GITBOT_GITHUB_PRIVATE_KEY_FILE, "
                 "or GITBOT_GITHUB_TOKEN"
             )
+        count_github_calls()
         self.settings = settings
         self.redactor = redactor
         self._lock = threading.Lock()

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gitbot.web.metrics import QUEUE_DEPTH, QUEUE_OLDEST
+from gitbot.metrics import QUEUE_DEPTH, QUEUE_OLDEST
 
 blueprint = Blueprint("health", __name__)
 

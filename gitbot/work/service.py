@@ -31,6 +31,7 @@ from gitbot.events import (
 from gitbot.github.client import AppRepoOpener, GitHubApp, web_url
 from gitbot.github.feedback import GitHubFeedback
 from gitbot.gitrepo import CachedRepo, RepoCache
+from gitbot.metrics import GITHUB_RATE_LIMIT, GITHUB_RATE_REMAINING, PULL_REQUESTS, RUNS
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner
@@ -39,7 +40,6 @@ from gitbot.reconciler import RunnerFactory
 from gitbot.secrets import Redactor
 from gitbot.sourcerepo import SourceSnapshot, read_snapshot
 from gitbot.statusstore import StatusStore
-from gitbot.web.metrics import GITHUB_RATE_LIMIT, GITHUB_RATE_REMAINING, PULL_REQUESTS, RUNS
 from gitbot.work.store import Job, Store
 
 log = logging.getLogger("gitbot.worker")

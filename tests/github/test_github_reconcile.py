@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from gitfixtures import commit_all, git, init_source, write
 from openapi_check import check_response
+from prometheus_client import REGISTRY
 
 from gitbot.cli import main
 from gitbot.ghserver import GitHubServer
@@ -107,6 +109,27 @@ def test_reconcile_opens_one_pull_request_per_promise_with_check_runs(
     for record in server.requests:
         if record.api:
             check_response(record.method, record.api_path, record.status, record.response_json)
+
+
+def github_calls_counted() -> Counter[tuple[str, str]]:
+    counted: Counter[tuple[str, str]] = Counter()
+    for metric in REGISTRY.collect():
+        if metric.name == "gitbot_github_calls":
+            for sample in metric.samples:
+                if sample.name == "gitbot_github_calls_total":
+                    counted[(sample.labels["method"], sample.labels["status"])] = int(sample.value)
+    return counted
+
+
+def test_every_github_call_is_counted_for_metrics_by_method_and_status(
+    reconcile: Reconcile, server: GitHubServer
+) -> None:
+    before = github_calls_counted()
+    code, out = reconcile()
+    assert code == 0, out
+    made = Counter((r.method, str(r.status)) for r in server.requests if r.api)
+    assert made[("POST", "201")] >= 3  # token, pull requests, check runs
+    assert github_calls_counted() - before == made
 
 
 def test_an_unchanged_rerun_makes_no_github_write(

@@ -253,6 +253,7 @@ def test_pushes_become_a_pull_request_kept_up_to_date(
         if line.startswith("gitbot_github_rate_limit_remaining ")
     )
     assert float(remaining.split()[1]) > 0
+    assert 'gitbot_github_calls_total{method="POST",status="201"}' in metrics
 
 
 def test_a_bad_signature_is_refused_and_stores_nothing(

@@ -20,3 +20,6 @@ GITHUB_RATE_REMAINING = Gauge(
     "gitbot_github_rate_limit_remaining", "GitHub API calls left in the current window"
 )
 GITHUB_RATE_LIMIT = Gauge("gitbot_github_rate_limit", "GitHub API calls allowed per window")
+GITHUB_CALLS = Counter(
+    "gitbot_github_calls_total", "GitHub API calls by HTTP method and status", ["method", "status"]
+)
