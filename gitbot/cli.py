@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "worker":
             command.add_argument("--host", default="127.0.0.1")
             command.add_argument("--port", type=int, default=8080)
+        else:
+            command.add_argument(
+                "--metrics-port",
+                type=int,
+                metavar="PORT",
+                help="serve the worker's /metrics (runs, pull requests, GitHub calls) on this port",
+            )
+            command.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST")
         command.add_argument(
             "--lease",
             type=float,

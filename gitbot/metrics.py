@@ -7,8 +7,16 @@ from prometheus_client import Counter, Gauge, Histogram
 DELIVERIES = Counter(
     "gitbot_webhook_deliveries_total", "Webhook deliveries by event and result", ["event", "result"]
 )
-QUEUE_DEPTH = Gauge("gitbot_queue_depth", "Jobs waiting in the queue")
-QUEUE_OLDEST = Gauge("gitbot_queue_oldest_age_seconds", "Age of the oldest queued job")
+# Gauges are set from the database or GitHub's headers: under gunicorn's several workers
+# (multiprocess mode) the most recent value is the true one.
+QUEUE_DEPTH = Gauge(
+    "gitbot_queue_depth", "Jobs waiting in the queue", multiprocess_mode="mostrecent"
+)
+QUEUE_OLDEST = Gauge(
+    "gitbot_queue_oldest_age_seconds",
+    "Age of the oldest queued job",
+    multiprocess_mode="mostrecent",
+)
 RUNS = Histogram(
     "gitbot_run_duration_seconds",
     "Reconcile job durations by Promise and result",
@@ -17,9 +25,15 @@ RUNS = Histogram(
 )
 PULL_REQUESTS = Counter("gitbot_pull_requests_total", "Pull request actions", ["action"])
 GITHUB_RATE_REMAINING = Gauge(
-    "gitbot_github_rate_limit_remaining", "GitHub API calls left in the current window"
+    "gitbot_github_rate_limit_remaining",
+    "GitHub API calls left in the current window",
+    multiprocess_mode="mostrecent",
 )
-GITHUB_RATE_LIMIT = Gauge("gitbot_github_rate_limit", "GitHub API calls allowed per window")
+GITHUB_RATE_LIMIT = Gauge(
+    "gitbot_github_rate_limit",
+    "GitHub API calls allowed per window",
+    multiprocess_mode="mostrecent",
+)
 GITHUB_CALLS = Counter(
     "gitbot_github_calls_total", "GitHub API calls by HTTP method and status", ["method", "status"]
 )

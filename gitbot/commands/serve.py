@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 
+from prometheus_client import start_http_server
 from werkzeug.serving import make_server
 
 from gitbot import logs
@@ -28,6 +29,7 @@ def serve_command(args: argparse.Namespace) -> int:
     parts = build(settings, redactor, worker=with_worker, lease=args.lease)
     stop = threading.Event()
     server = None
+    metrics = None
     if args.command in ("serve", "web"):
         server = make_server(args.host, args.port, web_app(settings, parts), threaded=True)
         threading.Thread(target=server.serve_forever, name="gitbot-web", daemon=True).start()
@@ -37,12 +39,18 @@ def serve_command(args: argparse.Namespace) -> int:
         parts.pool.start()
         parts.scheduler.start()
         log.info("worker started with %d thread(s)", parts.pool.threads)
+    if getattr(args, "metrics_port", None) is not None:
+        # The web process cannot see the worker's counters: `gitbot worker` exports its own.
+        metrics, _ = start_http_server(args.metrics_port, args.metrics_host)
+        log.info("worker metrics on http://%s:%d/metrics", args.metrics_host, metrics.server_port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     log.info("stopping")
     if server is not None:
         server.shutdown()
+    if metrics is not None:
+        metrics.shutdown()
     if parts.scheduler is not None:
         parts.scheduler.stop()
     if parts.pool is not None:

@@ -23,6 +23,7 @@ import docker.errors
 import requests.exceptions
 
 from gitbot.errors import ExternalError, UserError
+from gitbot.processes import alive
 
 LOG_TAIL_BYTES = 256 * 1024
 MANAGED_LABEL = "io.gitbot.managed"
@@ -167,7 +168,7 @@ class DockerEngine:
         for container in found:
             owner = (container.labels or {}).get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition("-")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            if owner_host == host and pid.isdigit() and not alive(int(pid)):
                 self._remove(container)
                 removed += 1
         return removed
@@ -257,16 +258,6 @@ class DockerEngine:
 
 class _NotFound(EngineError):
     pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _reload_state(container: Any) -> dict[str, Any]:

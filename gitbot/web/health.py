@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from gitbot.metrics import QUEUE_DEPTH, QUEUE_OLDEST
+from gitbot.web import multiprocess
 
 blueprint = Blueprint("health", __name__)
 
@@ -36,4 +39,8 @@ def metrics() -> Response:
     store = current_app.config["GITBOT"].store
     QUEUE_DEPTH.set(store.queue_depth())
     QUEUE_OLDEST.set(store.oldest_queued_age() or 0)
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    registry = REGISTRY
+    if os.environ.get(multiprocess.ENV):  # gunicorn's workers: add up all of their files
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

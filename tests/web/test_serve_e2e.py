@@ -46,7 +46,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 90.0, what: str = "c
 
 
 class Bot:
-    """A `gitbot serve` process and what it needs."""
+    """gitbot's processes (`gitbot serve` unless told otherwise) and what they need."""
 
     def __init__(self, tmp: Path, server: GitHubServer, installation: int, key: Path, app_id: int):
         self.port = free_port()
@@ -60,20 +60,28 @@ class Bot:
             "GITBOT_GITHUB_WRITE_INTERVAL": "0",
             "GITBOT_DATA_DIR": str(tmp / "data"),
             "GITBOT_WORKERS": "2",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         self.log = tmp / "serve.log"
         self.installation = installation
-        self.process: subprocess.Popen[bytes] | None = None
+        self.commands = [
+            [sys.executable, "-m", "gitbot", "serve", "--port", str(self.port), "--lease", "3"]
+        ]
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.processes[0] if self.processes else None
 
     def start(self) -> None:
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gitbot", "serve", "--port", str(self.port), "--lease", "3"],
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        wait_for(self._healthy, 30, "gitbot serve to answer /healthz")
+            self.processes = [
+                subprocess.Popen(
+                    command, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log
+                )
+                for command in self.commands
+            ]
+        wait_for(self._healthy, 30, "gitbot to answer /healthz")
 
     def _healthy(self) -> bool:
         try:
@@ -83,9 +91,10 @@ class Bot:
             return False
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(30)
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(sig)
+                process.wait(30)
 
     def deliver(
         self, event: str, payload: dict[str, Any], guid: str, secret: bytes = SECRET
@@ -136,7 +145,9 @@ def push_payload(
 
 @contextmanager
 def running_world(
-    tmp_path: Path, env: dict[str, str] | None = None
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    commands: Callable[[Bot], list[list[str]]] | None = None,
 ) -> Iterator[tuple[GitHubServer, Bot, Path]]:
     """The in-tree GitHub server with source and state repos, and `gitbot serve` for them."""
     server = GitHubServer(tmp_path / "github")
@@ -148,13 +159,15 @@ def running_world(
     work = init_source(tmp_path / "source", with_examples=False)
     bot = Bot(tmp_path, server, installation, app.private_key_path, app.id)
     bot.env.update(env or {})
+    if commands is not None:
+        bot.commands = commands(bot)
     bot.start()
     try:
         yield server, bot, work
     finally:
         bot.stop()
         server.stop()
-        if bot.process is not None and bot.process.returncode not in (0, None):
+        if any(p.returncode not in (0, None) for p in bot.processes):
             print(bot.log.read_text())
 
 
@@ -459,3 +472,41 @@ def test_an_installation_registers_repositories_and_reconciles_the_source(
     with urllib.request.urlopen(f"{bot.url}/runs", timeout=5) as page:
         html = page.read().decode()
     assert "acme/platform-state" in html
+
+
+def procfile_commands(bot: Bot, metrics_port: int) -> list[list[str]]:
+    """The Procfile's processes as written: web under gunicorn, and the worker, which also
+    exports its metrics (the web process cannot see the worker's counters)."""
+    bot.env["PORT"] = str(bot.port)
+    bot.env["WEB_CONCURRENCY"] = "2"
+    processes = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert sorted(processes) == ["web", "worker"]
+    worker = f"{processes['worker']} --lease 3 --metrics-port {metrics_port}"
+    return [["sh", "-c", f"exec {processes['web']}"], ["sh", "-c", f"exec {worker}"]]
+
+
+def test_the_procfile_split_shares_the_database_and_exports_worker_metrics(
+    example_images: list[str], tmp_path: Path
+) -> None:
+    metrics_port = free_port()
+    with running_world(tmp_path, commands=lambda bot: procfile_commands(bot, metrics_port)) as (
+        server,
+        bot,
+        work,
+    ):
+        push(server, bot, work, examples(), "split-1")
+        pr = wait_for(lambda: open_pr(server), what="the pull request from the worker")
+        assert pr["head"]["ref"] == "gitbot/postgres"
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+            worker_metrics = r.read().decode()
+        assert 'gitbot_pull_requests_total{action="opened"} 1.0' in worker_metrics
+        assert 'gitbot_github_calls_total{method="POST",status="201"}' in worker_metrics
+        # Each scrape reaches one of gunicorn's workers: every one must count all deliveries.
+        for _ in range(8):
+            with urllib.request.urlopen(f"{bot.url}/metrics", timeout=5) as r:
+                web_metrics = r.read().decode()
+            assert 'gitbot_webhook_deliveries_total{event="push",result="queued"} 1.0' in (
+                web_metrics
+            )
