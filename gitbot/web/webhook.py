@@ -51,9 +51,11 @@ def receive() -> tuple[dict[str, Any], int]:
         "queued",
         repository=repository,
         installation_id=getattr(parsed, "installation_id", None),
-        # Routing (which Promises a push touches) needs git, so the worker does it; its own
-        # queue key keeps it from waiting behind long reconciles of the same repository.
-        route_job=(ROUTE, f"delivery:{guid}"),
+        # Routing (which Promises a push touches) needs git, so the worker does it. Its own
+        # queue key keeps it from waiting behind long reconciles of the repository, and routes
+        # one repository's deliveries one at a time in arrival order: a newer push routed first
+        # would otherwise be superseded by the older one routed after it.
+        route_job=(ROUTE, f"route:{repository}" if repository else f"delivery:{guid}"),
     )
     if not new:
         if stored.status == "succeeded":

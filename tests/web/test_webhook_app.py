@@ -108,6 +108,25 @@ def test_events_gitbot_does_not_handle_are_stored_as_ignored(
     assert stored is not None and stored.status == "ignored"
 
 
+def test_one_repositorys_deliveries_are_routed_one_at_a_time_in_arrival_order(
+    client: FlaskClient, store: Store
+) -> None:
+    # Routed out of order, an older push would supersede the newer one's queued work.
+    other = json.loads(push_body())
+    other["repository"]["full_name"] = "Codertocat/Other"
+    deliver(client, "push", push_body(), guid="first")
+    deliver(client, "push", push_body(), guid="second")
+    deliver(client, "push", json.dumps(other).encode(), guid="elsewhere")
+    first = store.claim("worker-a", 60)
+    assert first is not None and first.delivery_guid == "first"
+    elsewhere = store.claim("worker-b", 60)
+    assert elsewhere is not None and elsewhere.delivery_guid == "elsewhere"
+    assert store.claim("worker-c", 60) is None  # "second" waits for "first"
+    assert store.complete(first.id, "worker-a", {})
+    second = store.claim("worker-c", 60)
+    assert second is not None and second.delivery_guid == "second"
+
+
 def test_health_readiness_and_metrics(store: Store) -> None:
     def broken() -> None:
         raise RuntimeError("engine unreachable")
