@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -72,15 +73,18 @@ def setup(server: GitHubServer, args: argparse.Namespace) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the server, print how to reach it, serve until interrupted."""
     args = parse_args(argv)
+    stop = threading.Event()
+    # Explicit handlers: a process started from a shell's background job inherits an ignored
+    # SIGINT, and Ctrl-C (or a supervisor's SIGTERM) must stop it all the same.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     server = GitHubServer(args.data, log_requests=True)
     server.start(port=args.port, host=args.host)
     try:
         for line in setup(server, args):
             print(line, flush=True)
         print("Serving; Ctrl-C stops.", flush=True)
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
         server.stop()
     return 0
