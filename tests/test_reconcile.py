@@ -289,6 +289,24 @@ def test_paused_objects_are_skipped_and_keep_their_files(
     assert "numberOfInstances: 3" in show(state, "main", PG_FILES[-1])
 
 
+def test_a_request_its_crd_schema_refuses_runs_nothing_and_is_reported_at_its_line(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    request = source / "promises/app-namespace/resource-request.yaml"
+    write(
+        source, {str(request): request.read_text().replace("environment: dev", "environment: qa")}
+    )
+    commit_all(source, "qa")
+    code, out = reconcile()
+    assert code == 1
+    assert (
+        "error: promises/app-namespace/resource-request.yaml:8: spec.environment: "
+        "must be one of 'dev', 'prod', got 'qa'"
+    ) in out
+    assert "ran instance-configure/" not in out  # the request's own workflow never started
+    assert "gitbot/postgres: created" in out
+
+
 def test_only_reconciles_the_named_promises(reconcile: Reconcile, state: Path) -> None:
     code, out = reconcile("--only", "postgres")
     assert code == 0, out
@@ -299,9 +317,15 @@ def test_only_reconciles_the_named_promises(reconcile: Reconcile, state: Path) -
 def test_a_group_no_destination_matches_is_reported_and_not_written(
     reconcile: Reconcile, source: Path, state: Path
 ) -> None:
+    # The platform team allows a qa environment before any Destination serves it.
     request = source / "promises/app-namespace/resource-request.yaml"
+    promise = source / "promises/app-namespace/promise.yaml"
     write(
-        source, {str(request): request.read_text().replace("environment: dev", "environment: qa")}
+        source,
+        {
+            str(request): request.read_text().replace("environment: dev", "environment: qa"),
+            str(promise): promise.read_text().replace("[dev, prod]", "[dev, qa, prod]"),
+        },
     )
     commit_all(source, "qa")
     code, out = reconcile()

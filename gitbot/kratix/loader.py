@@ -12,7 +12,8 @@ from typing import Any, cast
 
 from gitbot.durations import parse_go_duration
 from gitbot.errors import InvalidObjects, Problem
-from gitbot.kratix.defaults import apply_defaults, storage_schema
+from gitbot.kratix.crdschema import conform
+from gitbot.kratix.defaults import storage_schema
 from gitbot.kratix.objects import (
     KRATIX_API_VERSION,
     CRDInfo,
@@ -366,9 +367,16 @@ def _resource_request(ck: Checker, promise: Promise) -> ResourceRequest | None:
         ck.mapping(obj["spec"], ("spec",))
     if name is None or ck.errors:
         return None
-    # The API server stores requests with their schema defaults: Kratix only ever sees those.
+    # Kratix only ever sees what the API server stored: pruned, defaulted and valid.
     schema = promise.api.schema if promise.api is not None else None
-    raw = apply_defaults(schema, obj)
+    conformed = conform(schema, obj)
+    for path in conformed.pruned:
+        ck.warn(path, "unknown field, dropped as the Kubernetes API server does")
+    for path, message in conformed.errors:
+        ck.error(path, message)
+    if ck.errors:
+        return None
+    raw = conformed.value
     raw["metadata"]["namespace"] = namespace
     return ResourceRequest(promise.name, name, namespace, raw, Source(ck.doc.file, ck.doc.line))
 
@@ -539,6 +547,7 @@ def _gvk(doc: YamlDocument) -> GVK | None:
 def _add_request(doc: YamlDocument, promise: Promise, result: LoadResult) -> None:
     ck = Checker(doc)
     request = _resource_request(ck, promise)
+    result.warnings.extend(ck.warnings)
     if request is None or ck.errors:
         result.problems.extend(ck.errors)
         return

@@ -70,9 +70,7 @@ def test_loaded_requests_carry_their_defaults_into_the_spec_hash(tmp_path: Path)
     promise.write_text(
         (Path(__file__).resolve().parents[2] / "promises/postgres/promise.yaml")
         .read_text()
-        .replace(
-            "enum: [small, large]", "enum: [small, large]\n                      default: small"
-        )
+        .replace("type: string\n", "type: string\n                      default: small\n", 1)
     )
     bare = tmp_path / "bare.yaml"
     bare.write_text(
