@@ -129,6 +129,12 @@ class PullRequestChanged:
     head_sha: str
     base_ref: str
     sender: str
+    head_repository: str | None = None  # full name; another one for a fork, None if deleted
+    author_association: str = "NONE"  # OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE...
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repository != self.repository.full_name
 
 
 @dataclass(frozen=True)
@@ -377,6 +383,7 @@ def _installation_repositories(root: _Node) -> InstallationRepositoriesChanged:
 def _pull_request(root: _Node) -> PullRequestChanged:
     pull = root.node("pull_request")
     head = pull.node("head")
+    head_repo = head.maybe_node("repo")
     return PullRequestChanged(
         action=root.text("action"),
         installation_id=_installation_id(root),
@@ -389,6 +396,8 @@ def _pull_request(root: _Node) -> PullRequestChanged:
         head_sha=head.text("sha"),
         base_ref=pull.node("base").text("ref"),
         sender=root.node("sender").text("login"),
+        head_repository=head_repo.text("full_name") if head_repo is not None else None,
+        author_association=pull.text("author_association"),
     )
 
 

@@ -268,6 +268,23 @@ class CachedRepo:
         if result.status != 0:
             raise self._unreachable(argv, result, authed)
 
+    def fetch_pull_request_head(self, number: int) -> None:
+        """Fetch `refs/pull/<number>/head`, where GitHub keeps every pull request's head commit,
+        a fork's included (its commits are in no branch of this repository)."""
+        refspec = f"+refs/pull/{int(number)}/head:refs/gitbot/pull/{int(number)}"
+        argv = ["fetch", "--quiet", "--force", _REMOTE, refspec]
+        with self._locked():
+            result, authed = self._remote(argv)
+        if result.status != 0:
+            raise self._unreachable(argv, result, authed)
+
+    def has_commit(self, sha: str) -> bool:
+        """Whether the cache holds this commit (given as a full sha)."""
+        if not _SHA_RE.match(sha):
+            raise ValueError(f"not a full commit sha: {sha!r}")
+        argv = ["cat-file", "-e", f"{sha}^{{commit}}"]
+        return self._run(argv, ok=(0, 1, 128)).status == 0
+
     def default_branch(self) -> str | None:
         """The branch the remote's HEAD points at; None for an empty repository."""
         argv = ["ls-remote", "--symref", _REMOTE, "HEAD"]

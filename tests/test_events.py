@@ -303,7 +303,20 @@ def test_pull_request(name: str, action: str, state: str) -> None:
         head_sha=PR_HEAD_SHA,
         base_ref="master",
         sender="Codertocat",
+        head_repository="Codertocat/Hello-World",
+        author_association="OWNER",
     )
+
+
+def test_a_pull_request_from_a_fork_or_a_deleted_fork_is_told_apart() -> None:
+    payload = json.loads(raw("pull_request.opened.json"))
+    assert not parse_event("pull_request", json.dumps(payload).encode()).from_fork
+    payload["pull_request"]["head"]["repo"]["full_name"] = "someone/Hello-World"
+    forked = parse_event("pull_request", json.dumps(payload).encode())
+    assert forked.head_repository == "someone/Hello-World" and forked.from_fork
+    payload["pull_request"]["head"]["repo"] = None  # the fork was deleted
+    gone = parse_event("pull_request", json.dumps(payload).encode())
+    assert gone.head_repository is None and gone.from_fork
 
 
 @pytest.mark.parametrize(("value", "merged"), [(True, True), (False, False), (None, False)])

@@ -210,6 +210,22 @@ def test_fetch_prunes_deleted_branches(repo: CachedRepo, remote: Path) -> None:
     assert repo.branch_sha("gone") is None
 
 
+def test_a_pull_requests_head_is_fetched_from_its_pull_ref_and_survives_fetches(
+    repo: CachedRepo, remote: Path, tmp_path: Path
+) -> None:
+    sha = push_from_elsewhere(remote, tmp_path, "main", {"fork.txt": b"from a fork\n"})
+    git(remote, "update-ref", "refs/pull/3/head", sha)  # where GitHub keeps a fork's head
+    git(remote, "update-ref", "refs/heads/main", "main~1")  # the commit is in no branch
+    repo.fetch()
+    assert not repo.has_commit(sha)
+    repo.fetch_pull_request_head(3)
+    assert repo.has_commit(sha)
+    repo.fetch()  # a later fetch prunes branches, not pull heads
+    assert repo.read_files(sha, ["fork.txt"]) == {"fork.txt": b"from a fork\n"}
+    with pytest.raises(ValueError, match="not a full commit sha"):
+        repo.has_commit("--output=/tmp/x")
+
+
 def test_concurrent_opens_share_one_cache(cache: RepoCache, remote: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         repos = list(pool.map(lambda _: cache.open(str(remote)), range(4)))

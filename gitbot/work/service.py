@@ -46,6 +46,7 @@ log = logging.getLogger("gitbot.worker")
 ROUTE, RECONCILE, PREVIEW = "route", "reconcile", "preview"
 ZERO_SHA = "0" * 40
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
+TRUSTED_AUTHORS = ("OWNER", "MEMBER", "COLLABORATOR")  # GitHub's author_association values
 
 
 class Service:
@@ -166,7 +167,16 @@ class Service:
             return f"pull request #{event.number} on {name} {verb}"
         if event.action not in ("opened", "synchronize", "reopened"):
             return f"ignored: pull_request {event.action} needs no work"
-        snapshot = read_snapshot(self.cache.open(name), name, event.head_sha)
+        if event.from_fork and event.author_association not in TRUSTED_AUTHORS:
+            # A preview runs the pull request's own Promises, images included: from a stranger's
+            # fork, that is anybody's code on this machine.
+            return (
+                f"ignored: pull request #{event.number} comes from a fork by "
+                f"{event.sender} ({event.author_association.lower()}); previews of forks run "
+                "only for the repository's owners, members and collaborators"
+            )
+        source = self._source_with(name, event.head_sha, event.number)
+        snapshot = read_snapshot(source, name, event.head_sha)
         if not snapshot.config.state_repository:
             return f"ignored: {name} is not a source repository (no stateRepository)"
         payload = {"reason": "preview", "pull_request": event.number}
@@ -189,9 +199,19 @@ class Service:
 
     # --- reconciling --------------------------------------------------------------------------
 
+    def _source_with(self, name: str, commit: str, pull_request: int) -> CachedRepo:
+        """The source's cache holding `commit`, fetched from the pull request's head ref when
+        no branch has it (a fork's commits)."""
+        source = self.cache.open(name)
+        if not source.has_commit(commit):
+            source.fetch_pull_request_head(pull_request)
+        return source
+
     def reconcile(self, job: Job) -> dict[str, Any]:
         started = time.monotonic()
         repo = job.repository
+        if job.kind == PREVIEW and job.commit is not None:
+            self._source_with(repo, job.commit, int(job.payload["pull_request"]))
         request = ReconcileRequest(
             source=repo,
             source_url=repo,

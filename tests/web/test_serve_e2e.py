@@ -22,6 +22,7 @@ from gitfixtures import commit_all, git, init_source, write
 
 from gitbot.events import sign
 from gitbot.ghserver import GitHubServer
+from gitbot.work.store import Store
 
 SECRET = b"webhook-secret-for-tests"
 PAYLOADS = Path(__file__).resolve().parent.parent / "data" / "webhooks"
@@ -373,6 +374,22 @@ def _source_pull_request(server: GitHubServer, bot: Bot, work: Path, files: dict
     )
 
 
+def completed_check_run(server: GitHubServer, sha: str, what: str) -> dict[str, Any]:
+    """The first completed check run on a source commit, waited for."""
+    found: dict[str, Any] = wait_for(
+        lambda: next(
+            (
+                r
+                for r in server.check_runs("acme", "platform-source")
+                if r["head_sha"] == sha and r["status"] == "completed"
+            ),
+            None,
+        ),
+        what=what,
+    )
+    return found
+
+
 def test_a_source_pull_request_gets_a_preview_and_no_state_change(
     world: tuple[GitHubServer, Bot, Path],
 ) -> None:
@@ -391,17 +408,7 @@ def test_a_source_pull_request_gets_a_preview_and_no_state_change(
     payload["repository"].update(full_name="acme/platform-source", default_branch="main")
     payload["installation"] = {"id": bot.installation, "node_id": "x"}
     assert bot.deliver("pull_request", payload, "preview-1") == 202
-    check = wait_for(
-        lambda: next(
-            (
-                r
-                for r in server.check_runs("acme", "platform-source")
-                if r["head_sha"] == pr.head.sha and r["status"] == "completed"
-            ),
-            None,
-        ),
-        what="the preview check run",
-    )
+    check = completed_check_run(server, pr.head.sha, "the preview check run")
     assert check["name"] == "gitbot: postgres"
     summary = check["output"]["summary"]
     # Against the state base branch (the first state PR is not merged yet).
@@ -410,6 +417,62 @@ def test_a_source_pull_request_gets_a_preview_and_no_state_change(
     state = server.repo_path("acme", "platform-state")
     assert git(state, "rev-parse", "gitbot/postgres") == state_head
     assert len(server.pulls("acme", "platform-state")) == 1
+
+
+def fork_pull_request_payload(
+    bot: Bot, number: int, sha: str, association: str, action: str = "opened"
+) -> dict[str, Any]:
+    payload = json.loads((PAYLOADS / "pull_request.opened.json").read_text())
+    payload.update(action=action, number=number)
+    pull = payload["pull_request"]
+    pull.update(number=number, author_association=association)
+    pull["head"].update(ref="bigger-db", sha=sha)
+    pull["head"]["repo"]["full_name"] = "outsider/platform-source"
+    pull["base"]["ref"] = "main"
+    payload["repository"].update(full_name="acme/platform-source", default_branch="main")
+    payload["installation"] = {"id": bot.installation, "node_id": "x"}
+    return payload
+
+
+def delivery_outcome(bot: Bot, guid: str) -> tuple[str, str] | None:
+    store = Store(f"sqlite:///{bot.env['GITBOT_DATA_DIR']}/gitbot.db")
+    try:
+        delivery = store.delivery(guid)
+    finally:
+        store.close()
+    if delivery is None or delivery.status in ("queued", "running"):
+        return None
+    return delivery.status, delivery.reason
+
+
+def test_a_fork_pull_request_is_previewed_from_its_pull_ref_for_trusted_authors_only(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    push(server, bot, work, examples(), "base")
+    wait_for(lambda: open_pr(server), what="the state pull request")
+    # The fork's commit is in no branch of the source: GitHub keeps it under refs/pull/7/head.
+    request = (ROOT / "promises/postgres/resource-request.yaml").read_text()
+    write(work, {"postgres/resource-request.yaml": request.replace("large", "small")})
+    sha = commit_all(work, "from a fork")
+    source = server.repo_path("acme", "platform-source")
+    git(work, "push", "-q", str(source), f"{sha}:refs/pull/7/head")
+    git(work, "reset", "-q", "--hard", "HEAD~1")
+
+    stranger = fork_pull_request_payload(bot, 7, sha, "CONTRIBUTOR")
+    assert bot.deliver("pull_request", stranger, "fork-1") == 202
+    status, reason = wait_for(lambda: delivery_outcome(bot, "fork-1"), what="fork-1 handled")
+    assert status == "ignored"
+    assert "comes from a fork by" in reason and "(contributor)" in reason
+
+    member = fork_pull_request_payload(bot, 7, sha, "MEMBER", action="synchronize")
+    assert bot.deliver("pull_request", member, "fork-2") == 202
+    check = completed_check_run(server, sha, "the fork's preview check run")
+    assert check["conclusion"] == "success"
+    assert (
+        "- added: `default/resources/shop/postgres/orders/render/5058f/postgres.yaml`"
+        in (check["output"]["summary"])
+    )
 
 
 def test_a_reconcile_comment_by_a_writer_is_acknowledged_and_runs(
