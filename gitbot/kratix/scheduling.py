@@ -10,7 +10,7 @@ from typing import Any
 
 from gitbot.errors import UserError
 from gitbot.kratix.objects import Destination
-from gitbot.kratix.status import describe
+from gitbot.kratix.validate import kind_of
 
 ROOT_DIRECTORY = "."
 SELECTORS_FILE = "destination-selectors.yaml"
@@ -51,7 +51,7 @@ def parse_destination_selectors(data: Any) -> tuple[DestinationSelector, ...]:
     if data is None:
         return ()
     if not isinstance(data, list):
-        raise UserError(f"{SELECTORS_FILE} must be a list, got {describe(data)}")
+        raise UserError(f"{SELECTORS_FILE} must be a list, got {kind_of(data)}")
     selectors: list[DestinationSelector] = []
     seen: set[str] = set()
     for index, item in enumerate(data):
@@ -69,16 +69,16 @@ def _parse_selector(index: int, item: Any) -> DestinationSelector:
     """Validate one entry; unknown keys are ignored, as Kratix's non-strict decoder does."""
     where = f"{SELECTORS_FILE}: entry {index}"
     if not isinstance(item, Mapping):
-        raise UserError(f"{where} must be a map, got {describe(item)}")
+        raise UserError(f"{where} must be a mapping, got {kind_of(item)}")
     labels = item.get("matchLabels")
     if labels is None or labels == {}:
         raise UserError(f"{where} has no matchLabels")
     if not isinstance(labels, Mapping):
-        raise UserError(f"{where}: matchLabels must be a map, got {describe(labels)}")
+        raise UserError(f"{where}: matchLabels must be a mapping, got {kind_of(labels)}")
     for key, value in labels.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise UserError(
-                f"{where}: matchLabels must map strings to strings, got {key!r}: {describe(value)}"
+                f"{where}: matchLabels must map strings to strings, got {key!r}: {kind_of(value)}"
             )
     return DestinationSelector(
         directory=_parse_directory(where, item.get("directory")), match_labels=dict(labels)
@@ -90,7 +90,7 @@ def _parse_directory(where: str, raw: Any) -> str:
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
-        raise UserError(f"{where}: directory must be a string, got {describe(raw)}")
+        raise UserError(f"{where}: directory must be a string, got {kind_of(raw)}")
     directory = go_clean(raw)
     if directory.startswith("/"):
         raise UserError(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from gitbot.durations import parse_go_duration
 from gitbot.errors import UserError
 from gitbot.kratix.objects import WorkflowType
+from gitbot.kratix.validate import kind_of
 
 PENDING_MESSAGE = "Pending"
 DEFAULT_MESSAGES: Mapping[WorkflowType, str] = {
@@ -18,23 +19,6 @@ DEFAULT_MESSAGES: Mapping[WorkflowType, str] = {
     "promise": "Promise configured",
 }
 KRATIX_KEY_ERROR = "status.yaml must not set 'kratix': status.kratix is owned by Kratix"
-
-
-def describe(value: Any) -> str:
-    """Name the YAML type of a value for error messages ('a list', 'a string', ...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a map"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
 
 
 @dataclass(frozen=True)
@@ -68,7 +52,7 @@ def _check_incoming(incoming: Any) -> Mapping[str, Any]:
     if incoming is None:
         return {}
     if not isinstance(incoming, Mapping):
-        raise UserError(f"status.yaml must be a map, got {describe(incoming)}")
+        raise UserError(f"status.yaml must be a mapping, got {kind_of(incoming)}")
     for key in incoming:
         if not isinstance(key, str):
             raise UserError(f"status.yaml keys must be strings, got {key!r}")
@@ -76,7 +60,7 @@ def _check_incoming(incoming: Any) -> Mapping[str, Any]:
         raise UserError(KRATIX_KEY_ERROR)
     if "message" in incoming and not isinstance(incoming["message"], str):
         raise UserError(
-            f"status.yaml: 'message' must be a string, got {describe(incoming['message'])}"
+            f"status.yaml: 'message' must be a string, got {kind_of(incoming['message'])}"
         )
     if "conditions" in incoming:
         _check_conditions(incoming["conditions"])
@@ -84,13 +68,13 @@ def _check_incoming(incoming: Any) -> Mapping[str, Any]:
 
 
 def _check_conditions(conditions: Any) -> None:
-    """Each incoming condition must be a map with a string `type`."""
+    """Each incoming condition must be a mapping with a string `type`."""
     if not isinstance(conditions, list):
-        raise UserError(f"status.yaml: 'conditions' must be a list, got {describe(conditions)}")
+        raise UserError(f"status.yaml: 'conditions' must be a list, got {kind_of(conditions)}")
     for index, condition in enumerate(conditions):
         if not isinstance(condition, Mapping):
             raise UserError(
-                f"status.yaml: conditions[{index}] must be a map, got {describe(condition)}"
+                f"status.yaml: conditions[{index}] must be a mapping, got {kind_of(condition)}"
             )
         if not isinstance(condition.get("type"), str):
             raise UserError(f"status.yaml: conditions[{index}] must have a string 'type'")
@@ -147,7 +131,7 @@ def parse_workflow_control(data: Any) -> WorkflowControl:
     if data is None:
         return NO_CONTROL
     if not isinstance(data, Mapping):
-        raise UserError(f"workflow-control.yaml must be a map, got {describe(data)}")
+        raise UserError(f"workflow-control.yaml must be a mapping, got {kind_of(data)}")
     for key in data:
         if key not in _CONTROL_KEYS:
             raise UserError(

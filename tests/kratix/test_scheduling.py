@@ -70,8 +70,8 @@ def test_empty_file_means_no_selectors() -> None:
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({"matchLabels": {}}, "destination-selectors.yaml must be a list, got a map"),
-        (["x"], "destination-selectors.yaml: entry 0 must be a map, got a string"),
+        ({"matchLabels": {}}, "destination-selectors.yaml must be a list, got a mapping"),
+        (["x"], "destination-selectors.yaml: entry 0 must be a mapping, got a string"),
         ([{"directory": "a"}], "destination-selectors.yaml: entry 0 has no matchLabels"),
         (
             [{"matchLabels": {"a": "b"}}, {"matchLabels": {}}],
@@ -79,16 +79,16 @@ def test_empty_file_means_no_selectors() -> None:
         ),
         (
             [{"matchLabels": ["a"]}],
-            "destination-selectors.yaml: entry 0: matchLabels must be a map, got a list",
+            "destination-selectors.yaml: entry 0: matchLabels must be a mapping, got a list",
         ),
         (
             [{"matchLabels": {"a": 1}}],
             "destination-selectors.yaml: entry 0: matchLabels must map strings to strings, "
-            "got 'a': a number",
+            "got 'a': an integer",
         ),
         (
             [{"directory": 3, "matchLabels": {"a": "b"}}],
-            "destination-selectors.yaml: entry 0: directory must be a string, got a number",
+            "destination-selectors.yaml: entry 0: directory must be a string, got an integer",
         ),
         (
             [{"directory": "a/b", "matchLabels": {"a": "b"}}],

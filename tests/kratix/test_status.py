@@ -68,16 +68,16 @@ def test_empty_status_file_changes_nothing() -> None:
 @pytest.mark.parametrize(
     ("incoming", "error"),
     [
-        (["a"], "status.yaml must be a map, got a list"),
-        ("text", "status.yaml must be a map, got a string"),
+        (["a"], "status.yaml must be a mapping, got a list"),
+        ("text", "status.yaml must be a mapping, got a string"),
         ({1: "x"}, "status.yaml keys must be strings, got 1"),
         (
             {"kratix": {"workflows": {}}},
             "status.yaml must not set 'kratix': status.kratix is owned by Kratix",
         ),
-        ({"message": 3}, "status.yaml: 'message' must be a string, got a number"),
-        ({"conditions": {"type": "A"}}, "status.yaml: 'conditions' must be a list, got a map"),
-        ({"conditions": ["A"]}, "status.yaml: conditions[0] must be a map, got a string"),
+        ({"message": 3}, "status.yaml: 'message' must be a string, got an integer"),
+        ({"conditions": {"type": "A"}}, "status.yaml: 'conditions' must be a list, got a mapping"),
+        ({"conditions": ["A"]}, "status.yaml: conditions[0] must be a mapping, got a string"),
         (
             {"conditions": [{"type": "A"}, {"status": "True"}]},
             "status.yaml: conditions[1] must have a string 'type'",
@@ -147,7 +147,7 @@ def test_empty_retry_after_is_unset() -> None:
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (["suspend"], "workflow-control.yaml must be a map, got a list"),
+        (["suspend"], "workflow-control.yaml must be a mapping, got a list"),
         (
             {"suspended": True},
             "workflow-control.yaml: unknown key 'suspended' "
