@@ -23,7 +23,9 @@ class _CallCounter(logging.Handler):
             method, status = record.args[0], record.args[6]
             GITHUB_CALLS.labels(str(method), str(status)).inc()
         else:
-            logging.getLogger("github.Requester").handle(record)
+            usual = logging.getLogger("github.Requester")
+            if usual.isEnabledFor(record.levelno):  # handle() itself ignores levels
+                usual.handle(record)
 
 
 def count_github_calls() -> None:
