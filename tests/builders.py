@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from gitbot.kratix.objects import (
@@ -63,3 +64,27 @@ def request(
         "spec": spec or {"size": "small"},
     }
     return ResourceRequest("thing", name, namespace, raw, Source("request.yaml", 1))
+
+
+def script_promise_yaml(name: str, script: str) -> str:
+    """A Promise file whose promise configure workflow runs one busybox shell script."""
+    return f"""\
+apiVersion: platform.kratix.io/v1alpha1
+kind: Promise
+metadata:
+  name: {name}
+spec:
+  workflows:
+    promise:
+      configure:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata:
+            name: wait
+          spec:
+            containers:
+              - name: wait
+                image: {BUSYBOX}
+                imagePullPolicy: IfNotPresent
+                command: [sh, -c, {json.dumps(script)}]
+"""

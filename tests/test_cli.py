@@ -10,6 +10,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from builders import script_promise_yaml
 
 from gitbot.cli import main
 
@@ -176,26 +177,7 @@ def test_bad_usage_exits_2() -> None:
     assert "the following arguments are required: PROMISE_FILE" in result.stderr
 
 
-SLEEPY_PROMISE = """\
-apiVersion: platform.kratix.io/v1alpha1
-kind: Promise
-metadata:
-  name: sleepy
-spec:
-  workflows:
-    promise:
-      configure:
-        - apiVersion: platform.kratix.io/v1alpha1
-          kind: Pipeline
-          metadata:
-            name: wait
-          spec:
-            containers:
-              - name: sleep
-                image: docker.io/library/busybox:latest
-                imagePullPolicy: IfNotPresent
-                command: [sh, -c, "echo sleeping; sleep 120"]
-"""
+SLEEPY_PROMISE = script_promise_yaml("sleepy", "echo sleeping; sleep 120")
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])

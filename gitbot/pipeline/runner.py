@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -105,6 +106,15 @@ class WorkflowRun:
     pipelines: tuple[PipelineRun, ...]
     status: Mapping[str, Any]
     failure: Failure | None = None
+
+    @property
+    def retry_after(self) -> timedelta | None:
+        """The delay after which a pipeline asked (workflow-control `retryAfter`) to run again."""
+        for pipeline in self.pipelines:
+            control = pipeline.control
+            if pipeline.outcome == "suspended" and control and control.action == "retry":
+                return control.retry_after
+        return None
 
     @property
     def outcome(self) -> PipelineOutcome:

@@ -3,7 +3,9 @@
 Every minute (and at start-up) each registered repository whose last whole reconcile is older
 than its interval (10 h by default; a Promise's reconciliationInterval wins when shorter) gets a
 reconcile job. A deterministic per-repository jitter spreads repositories over time. Failed runs
-are retried at the next interval, as Kratix's `reconcileAfterFailure` does.
+are retried at the next interval, as Kratix's `reconcileAfterFailure` does. A Promise whose
+workflow asked to be retried (workflow-control `retryAfter`) is queued again once that time has
+come, at the next check.
 """
 
 from __future__ import annotations
@@ -62,7 +64,11 @@ class PeriodicReconciles:
             if due:
                 self.store.enqueue(RECONCILE, repo.full_name, None, None, {"reason": "schedule"})
                 # Mark it now so a slow reconcile is not queued again every minute.
-                self.store.set_last_reconcile(repo.full_name, now, repo.last_result or "{}")
+                self.store.mark_reconcile_queued(repo.full_name, now)
+                queued += 1
+            for promise in self.store.take_due_retries(repo.full_name, now):
+                payload = {"reason": "retryAfter"}
+                self.store.enqueue(RECONCILE, repo.full_name, promise, None, payload)
                 queued += 1
         if queued:
             log.info("queued %d periodic reconcile(s)", queued)

@@ -247,9 +247,12 @@ class Service:
                 time.monotonic() - started
             )
         self._observe_rate_limit(repo)
+        now = datetime.now(UTC)
         if job.promise is None and job.kind == RECONCILE:
             summary = json.dumps({"outcome": outcome, "interval": _interval(report.snapshot)})
-            self.store.set_last_reconcile(repo, datetime.now(UTC), summary)
+            self.store.set_last_reconcile(repo, now, summary)
+        if job.kind != PREVIEW:
+            self.store.add_retries(repo, _retries(report, now))
         result = _result(report, feedback.pr_urls)
         result["check_runs"] = (
             f"{web_url(self.github.settings.api_url)}/{repo}/commit/{report.snapshot.commit}/checks"
@@ -284,6 +287,18 @@ def _interval(snapshot: SourceSnapshot) -> float:
         if promise.reconciliation_interval is not None:
             seconds = min(seconds, promise.reconciliation_interval.total_seconds())
     return seconds
+
+
+def _retries(report: ReconcileReport, now: datetime) -> dict[str, datetime]:
+    """When each Promise asked to run again (workflow-control `retryAfter`), the earliest."""
+    retries: dict[str, datetime] = {}
+    for outcomes in report.outcomes.values():
+        for outcome in outcomes:
+            delay = outcome.run.retry_after if outcome.run is not None else None
+            if delay is not None:
+                promise = outcome.key.promise
+                retries[promise] = min(retries.get(promise, now + delay), now + delay)
+    return retries
 
 
 def _result(report: ReconcileReport, pr_urls: Mapping[str, str]) -> dict[str, Any]:

@@ -132,6 +132,9 @@ class Job:
     result: Mapping[str, Any] | None
 
 
+_RETRIES = "retries"  # key of a repository's summary: Promise -> when to run it again
+
+
 @dataclass(frozen=True)
 class RegisteredRepo:
     """A repository gitbot serves, registered from an installation event."""
@@ -505,6 +508,59 @@ class Store:
                 .values(last_reconcile_at=at, last_result=result)
             )
 
+    def mark_reconcile_queued(self, full_name: str, at: datetime) -> None:
+        """Count a queued periodic reconcile as the last one, so it is not queued again."""
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                update(repositories)
+                .where(repositories.c.full_name == full_name)
+                .values(last_reconcile_at=at)
+            )
+
+    def add_retries(self, full_name: str, retries: Mapping[str, datetime]) -> None:
+        """Remember when Promises asked to run again (workflow-control `retryAfter`), in the
+        repository's summary; an earlier time wins over a later one."""
+        if not retries:
+            return
+        with self._transaction(write=True) as conn:
+            summary = self._summary(conn, full_name)
+            if summary is None:
+                return
+            pending = summary.setdefault(_RETRIES, {})
+            for promise, at in retries.items():
+                if promise not in pending or at < _parse_time(pending[promise]):
+                    pending[promise] = at.astimezone(UTC).isoformat()
+            self._set_summary(conn, full_name, summary)
+
+    def take_due_retries(self, full_name: str, now: datetime) -> list[str]:
+        """Forget and return the Promises whose retry time has come."""
+        with self._transaction(write=True) as conn:
+            summary = self._summary(conn, full_name)
+            pending = (summary or {}).get(_RETRIES) or {}
+            due = sorted(p for p, at in pending.items() if _parse_time(at) <= now)
+            if summary is not None and due:
+                summary[_RETRIES] = {p: at for p, at in pending.items() if p not in due}
+                self._set_summary(conn, full_name, summary)
+            return due
+
+    def _summary(self, conn: Connection, full_name: str) -> dict[str, Any] | None:
+        query = select(repositories.c.last_result).where(repositories.c.full_name == full_name)
+        row = conn.execute(query).first()
+        if row is None:
+            return None
+        try:
+            summary = json.loads(row.last_result or "{}")
+        except ValueError:
+            summary = {}
+        return summary if isinstance(summary, dict) else {}
+
+    def _set_summary(self, conn: Connection, full_name: str, summary: dict[str, Any]) -> None:
+        conn.execute(
+            update(repositories)
+            .where(repositories.c.full_name == full_name)
+            .values(last_result=json.dumps(summary, sort_keys=True))
+        )
+
     def ping(self) -> None:
         """Raise ExternalError (or UserError) unless the database answers."""
         with self._transaction() as conn:
@@ -727,6 +783,11 @@ def _first_line(error: BaseException | None) -> str:
 
 def _to_json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parse_time(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _delivery_values(delivery: Delivery) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,17 @@ def test_suspend_discards_output_and_stops_later_pipelines(engine: DockerEngine)
     assert run.pipelines[0].files == {}
     assert run.pipelines[0].control is not None
     assert run.pipelines[0].control.message == "waiting for approval"
+
+
+def test_retry_after_wins_over_suspend_and_names_the_delay(engine: DockerEngine) -> None:
+    retry = sh(
+        "c",
+        "printf 'suspend: true\\nretryAfter: 90s\\n' > /kratix/metadata/workflow-control.yaml",
+    )
+    run = run_resource(engine, pipeline("p0", retry), pipeline("p1", sh("c", "true")))
+    assert (run.outcome, run.retry_after) == ("suspended", timedelta(seconds=90))
+    suspended = sh("c", "echo 'suspend: true' > /kratix/metadata/workflow-control.yaml")
+    assert run_resource(engine, pipeline("p0", suspended)).retry_after is None
 
 
 def test_invalid_destination_selectors_fail_the_pipeline(engine: DockerEngine) -> None:

@@ -14,10 +14,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import script_promise_yaml
 from gitfixtures import commit_all, git, init_source, write
 
 from gitbot.events import sign
@@ -574,3 +576,32 @@ def test_the_procfile_split_shares_the_database_and_exports_worker_metrics(
             assert 'gitbot_webhook_deliveries_total{event="push",result="queued"} 1.0' in (
                 web_metrics
             )
+
+
+WAITING_PROMISE = script_promise_yaml(
+    "waiter", "echo 'retryAfter: 10m' > /kratix/metadata/workflow-control.yaml"
+)
+
+
+def retries_recorded(bot: Bot) -> dict[str, str] | None:
+    store = Store(f"sqlite:///{bot.env['GITBOT_DATA_DIR']}/gitbot.db")
+    try:
+        for repo in store.repositories():
+            retries = json.loads(repo.last_result or "{}").get("retries")
+            if retries:
+                return dict(retries)
+    finally:
+        store.close()
+    return None
+
+
+def test_a_workflow_that_asks_for_a_retry_is_scheduled_to_run_again(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    pushed = time.time()
+    push(server, bot, work, {**examples(), "waiter/promise.yaml": WAITING_PROMISE}, "wait-1")
+    retries = wait_for(lambda: retries_recorded(bot), what="the recorded retry")
+    assert list(retries) == ["waiter"]
+    delay = datetime.fromisoformat(retries["waiter"]).timestamp() - pushed
+    assert 9 * 60 < delay < 11 * 60

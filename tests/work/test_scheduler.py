@@ -49,3 +49,36 @@ def test_the_scheduler_runs_in_the_background_and_stops(tmp_path: Path) -> None:
     finally:
         scheduler.stop()
     assert not scheduler.running
+
+
+def test_promises_that_asked_for_a_retry_are_queued_when_their_time_comes(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    now = datetime.now(UTC)
+    store.register_repository("acme/source", 1)
+    store.set_last_reconcile("acme/source", now, json.dumps({"interval": 36000}))
+    store.add_retries("acme/source", {"postgres": now + timedelta(minutes=10)})
+    store.add_retries("acme/source", {"postgres": now - timedelta(seconds=1), "redis": now})
+    store.add_retries("acme/source", {"redis": now + timedelta(hours=1)})  # the earlier wins
+    store.add_retries("acme/forgotten", {"x": now})  # not registered: nothing to remember
+    scheduler = PeriodicReconciles(store, default_interval=36000)
+    assert scheduler.enqueue_due() == 2
+    assert sorted(queued(store)) == [("acme/source", "postgres"), ("acme/source", "redis")]
+    assert scheduler.enqueue_due() == 0  # taken, not queued again
+    assert json.loads(store.repositories()[0].last_result or "{}") == {
+        "interval": 36000,
+        "retries": {},
+    }
+
+
+def test_a_retry_not_yet_due_waits_and_survives_a_periodic_reconcile(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}")
+    now = datetime.now(UTC)
+    store.register_repository("acme/source", 1)
+    store.set_last_reconcile("acme/source", now - timedelta(hours=11), json.dumps({}))
+    later = now + timedelta(minutes=5)
+    store.add_retries("acme/source", {"postgres": later})
+    scheduler = PeriodicReconciles(store, default_interval=36000)
+    assert scheduler.enqueue_due() == 1
+    assert queued(store) == [("acme/source", None)]
+    summary = json.loads(store.repositories()[0].last_result or "{}")
+    assert summary["retries"] == {"postgres": later.isoformat()}
