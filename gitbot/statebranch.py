@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gitbot.kratix.layout import aggregate, aggregated_path, canary_files
+from gitbot.kratix.layout import (
+    aggregate,
+    aggregated_path,
+    canary_files,
+    destination_root,
+    nested_group_dir,
+)
 from gitbot.kratix.objects import Destination
 from gitbot.reconciler import ObjectOutcome
 from gitbot.repoconfig import RepoConfig
@@ -74,9 +80,27 @@ def plan_changes(
     """File changes on top of base for these outcomes (objects not changing state are kept)."""
     changes: Changes = {}
     moving = [o for o in outcomes if o.changes_state]
+    roots = [
+        destination_root(state_path, d)
+        for d in destinations
+        if d.filepath_mode == "nestedByMetadata"
+    ]
+    in_group_dir: dict[str, set[str]] = {}
+    if moving:
+        for path in base_paths:
+            found = nested_group_dir(path, roots)
+            if found is not None:
+                in_group_dir.setdefault(found, set()).add(path)
     for outcome in moving:
         old = base_records.get(outcome.key)
-        for path in set(old.files if old else ()) - set(outcome.files):
+        owned = set(old.files if old else ()) | set(outcome.files)
+        # Group directories are the object's alone and are replaced wholesale, as Kratix does:
+        # a file someone else put there goes too.
+        for path in list(owned):
+            group_dir = nested_group_dir(path, roots)
+            if group_dir is not None:
+                owned |= in_group_dir.get(group_dir, set())
+        for path in owned - set(outcome.files):
             changes[path] = None
         changes.update(outcome.files)
         record_path = outcome.key.record_path

@@ -214,6 +214,27 @@ def test_direct_commits_to_the_base_branch(reconcile: Reconcile, state: Path) ->
     assert "main: no-change" in out
 
 
+def test_a_rerun_replaces_its_pipeline_directories_wholesale(
+    reconcile: Reconcile, source: Path, state: Path, tmp_path: Path
+) -> None:
+    reconcile("--direct")
+    render_dir = PG_FILES[-1].rsplit("/", 1)[0]
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(state), str(clone))
+    write(clone, {f"{render_dir}/by-hand.yaml": "a: b\n", "clusters/dev/README.md": "mine\n"})
+    commit_all(clone, "hand-made files")
+    git(clone, "push", "-q", "origin", "main")
+    request = source / "promises/postgres/resource-request.yaml"
+    write(source, {str(request): request.read_text().replace("size: large", "size: small")})
+    commit_all(source, "smaller")
+    code, out = reconcile("--direct")
+    assert code == 0, out
+    files = files_on(state, "main")
+    assert f"{render_dir}/by-hand.yaml" not in files  # the pipeline's directory is its own
+    assert "clusters/dev/README.md" in files  # outside any pipeline directory: left alone
+    assert PG_FILES[-1] in files
+
+
 def test_a_failing_pipeline_fails_only_its_promises_branch(
     reconcile: Reconcile, source: Path, state: Path
 ) -> None:

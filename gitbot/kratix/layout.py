@@ -158,6 +158,21 @@ def nested_dir(work: WorkRef, group: WorkloadGroup) -> str:
     return _join("dependencies", work.promise, work.pipeline, group.short_id)
 
 
+def nested_group_dir(path: str, roots: Sequence[str]) -> str | None:
+    """The nestedByMetadata group directory holding `path` (under one of these Destination
+    roots), or None. Kratix replaces such a directory wholesale when it writes the group."""
+    depth = {"resources": 6, "dependencies": 4}  # segments from the kind to the group id
+    for root in roots:
+        rest = path[len(root) + 1 :] if root else path
+        if root and not path.startswith(root + "/"):
+            continue
+        parts = rest.split("/")
+        wanted = depth.get(parts[0])
+        if wanted is not None and len(parts) > wanted:
+            return _join(root, *parts[:wanted])
+    return None
+
+
 def kratix_state_file(
     state_path: str, dest: Destination, work: WorkRef, group: WorkloadGroup
 ) -> str:

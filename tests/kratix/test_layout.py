@@ -14,6 +14,7 @@ from gitbot.kratix.layout import (
     aggregated_path,
     canary_files,
     destination_root,
+    nested_group_dir,
     place_all,
     place_group,
     static_dependencies_group,
@@ -274,3 +275,24 @@ def test_escaping_destination_paths_refused() -> None:
     )
     with pytest.raises(UserError, match="refusing to write Destination agg filename"):
         aggregated_path("", dest("agg", mode="aggregatedYAML", aggregated_filename="../x.yaml"))
+
+
+GROUP = "resources/ns/pg/orders/render/5058f"
+
+
+@pytest.mark.parametrize(
+    ("roots", "path", "expected"),
+    [
+        (["s/dev"], f"s/dev/{GROUP}/a/b.yaml", f"s/dev/{GROUP}"),
+        (["s/dev"], "s/dev/dependencies/pg/run/5058f/x.yaml", "s/dev/dependencies/pg/run/5058f"),
+        (["s/dev"], f"s/dev/{GROUP}", None),  # the directory itself: no file in it
+        (["s/dev"], "s/dev/README.md", None),
+        (["s/dev"], "s/dev/.kratix/x.yaml", None),
+        (["s/dev"], f"s/prod/{GROUP}/a.yaml", None),  # not under a nestedByMetadata root
+        ([""], f"{GROUP}/a.yaml", GROUP),  # a Destination at the repository root
+    ],
+)
+def test_nested_group_dirs_are_found_under_their_destination_roots(
+    roots: list[str], path: str, expected: str | None
+) -> None:
+    assert nested_group_dir(path, roots) == expected
