@@ -41,7 +41,7 @@ def merge_status(
         if workflow_type == "promise" and key != "message":
             dropped.append(key)
         elif key == "conditions" and isinstance(merged.get("conditions"), list):
-            merged["conditions"] = _merge_conditions(merged["conditions"], value)
+            merged["conditions"] = merge_conditions(merged["conditions"], value)
         else:
             merged[key] = copy.deepcopy(value)
     return StatusMerge(status=merged, dropped=tuple(dropped))
@@ -80,7 +80,7 @@ def _check_conditions(conditions: Any) -> None:
             raise UserError(f"status.yaml: conditions[{index}] must have a string 'type'")
 
 
-def _merge_conditions(existing: list[Any], incoming: list[Any]) -> list[Any]:
+def merge_conditions(existing: list[Any], incoming: list[Any]) -> list[Any]:
     """Merge conditions by `type`, incoming wins; existing order kept, new types appended."""
     # Kratix keys a Go map by type, so its order is random and it drops existing conditions
     # without a string type; gitbot keeps a stable order so diffs and hashes stay quiet.

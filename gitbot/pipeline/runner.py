@@ -13,12 +13,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from gitbot import yamlio
 from gitbot.errors import UserError
+from gitbot.kratix import workflowstatus
 from gitbot.kratix.objects import Pipeline
 from gitbot.kratix.scheduling import DestinationSelector, parse_destination_selectors
 from gitbot.kratix.status import (
@@ -133,6 +134,10 @@ class _PipelineFailed(Exception):
 ContainerObserver = Callable[[str, ContainerRun], None]
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class WorkflowRunner:
     """Runs workflows through a container engine with secrets and config maps from folders."""
 
@@ -154,20 +159,44 @@ class WorkflowRunner:
 
     def run(self, target: WorkflowTarget, status: Mapping[str, Any] | None = None) -> WorkflowRun:
         """Run every pipeline of the target's workflow until one fails or suspends."""
-        current: dict[str, Any] = {**(status or {}), "message": "Pending"}
+        names = [p.name for p in target.pipelines]
+        current = workflowstatus.start({**(status or {}), "message": "Pending"}, names, _now())
         done: list[PipelineRun] = []
         for pipeline in target.pipelines:
+            current = workflowstatus.mark(current, pipeline.name, "Running", _now())
             try:
                 result, current = self._run_pipeline(target, pipeline, current)
             except _PipelineFailed as failed:
-                return WorkflowRun(target, tuple(done), current, failed.failure)
+                current = workflowstatus.mark(current, pipeline.name, "Failed", _now())
+                return self._finished(target, tuple(done), current, failed.failure)
             done.append(result)
             if result.outcome == "suspended":
+                control = result.control
+                current = workflowstatus.mark(
+                    current,
+                    pipeline.name,
+                    "Suspended",
+                    _now(),
+                    message=control.message if control else "",
+                    retry_after=control.retry_after if control else None,
+                )
                 break
+            current = workflowstatus.mark(current, pipeline.name, "Succeeded", _now())
         else:
             if current.get("message") == "Pending":
                 current["message"] = final_message(current, target.workflow_type)
-        return WorkflowRun(target, tuple(done), current)
+        return self._finished(target, tuple(done), current, None)
+
+    def _finished(
+        self,
+        target: WorkflowTarget,
+        done: tuple[PipelineRun, ...],
+        status: dict[str, Any],
+        failure: Failure | None,
+    ) -> WorkflowRun:
+        run = WorkflowRun(target, done, status, failure)
+        final = workflowstatus.finish(status, target.action, run.outcome, _now())
+        return WorkflowRun(target, done, final, failure)
 
     def _run_pipeline(
         self, target: WorkflowTarget, pipeline: Pipeline, status: dict[str, Any]

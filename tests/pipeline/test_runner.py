@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -40,11 +41,13 @@ def make_runner(
     )
 
 
-def run_resource(engine: DockerEngine, *pipelines, secrets_dir=None, **options) -> WorkflowRun:
+def run_resource(
+    engine: DockerEngine, *pipelines, secrets_dir=None, status=None, **options
+) -> WorkflowRun:
     target = WorkflowTarget(
         promise(workflows=Workflows(resource_configure=tuple(pipelines))), "configure", request()
     )
-    return make_runner(engine, secrets_dir, **options).run(target)
+    return make_runner(engine, secrets_dir, **options).run(target, status)
 
 
 def test_object_yaml_has_sorted_keys_status_and_promise_label(engine: DockerEngine) -> None:
@@ -53,7 +56,7 @@ def test_object_yaml_has_sorted_keys_status_and_promise_label(engine: DockerEngi
     )
     assert run.failure is None
     seen = run.pipelines[0].files["seen.yaml"].decode()
-    assert yaml.safe_load(seen) == {
+    assert untimed(yaml.safe_load(seen)) == {
         "apiVersion": "example.gitbot.dev/v1",
         "kind": "Thing",
         "metadata": {
@@ -62,7 +65,10 @@ def test_object_yaml_has_sorted_keys_status_and_promise_label(engine: DockerEngi
             "namespace": "default",
         },
         "spec": {"size": "small"},
-        "status": {"message": "Pending"},
+        "status": {
+            "message": "Pending",
+            "kratix": {"workflows": {"pipelines": [{"name": "p", "phase": "Running"}]}},
+        },
     }
     assert seen.splitlines()[0] == "apiVersion: example.gitbot.dev/v1"
     assert seen.index("kind:") < seen.index("metadata:") < seen.index("spec:")
@@ -155,16 +161,63 @@ def test_each_pipeline_starts_with_empty_output_and_sees_the_previous_status(
     assert run.failure is None
     files = run.pipelines[1].files
     assert files["listing"] == b""
-    assert yaml.safe_load(files["object.yaml"])["status"] == {
+    # Kratix's own status beside the pipelines': p0 done, p1 running (times left out).
+    assert untimed(yaml.safe_load(files["object.yaml"])["status"]) == {
         "conditions": [{"status": "False", "type": "Ready"}],
         "message": "Pending",
         "stage": "one",
+        "kratix": {
+            "workflows": {
+                "pipelines": [
+                    {"name": "p0", "phase": "Succeeded"},
+                    {"name": "p1", "phase": "Running"},
+                ]
+            }
+        },
     }
-    assert run.status == {
-        "conditions": [{"status": "True", "type": "Ready"}],
+    assert untimed(run.status) == {
+        "conditions": [
+            {"status": "True", "type": "Ready"},
+            {
+                "message": "Pipelines completed",
+                "reason": "PipelinesExecutedSuccessfully",
+                "status": "True",
+                "type": "ConfigureWorkflowCompleted",
+            },
+            {
+                "message": "Reconciled",
+                "reason": "Reconciled",
+                "status": "True",
+                "type": "Reconciled",
+            },
+        ],
         "message": "done",
         "stage": "one",
+        "kratix": {
+            "workflows": {
+                "pipelines": [
+                    {"name": "p0", "phase": "Succeeded"},
+                    {"name": "p1", "phase": "Succeeded"},
+                ]
+            }
+        },
+        "workflows": 2,
+        "workflowsSucceeded": 2,
+        "workflowsFailed": 0,
     }
+    assert run.status["lastSuccessfulConfigureWorkflowTime"].endswith("Z")
+
+
+TIMES = ("lastTransitionTime", "nextRetryAt", "lastSuccessfulConfigureWorkflowTime")
+
+
+def untimed(value: Any) -> Any:
+    """A status without its timestamps, which differ on every run."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k not in TIMES}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
 
 
 def test_a_failing_container_stops_the_workflow_with_its_log_tail(engine: DockerEngine) -> None:
@@ -220,6 +273,28 @@ def test_retry_after_wins_over_suspend_and_names_the_delay(engine: DockerEngine)
     assert (run.outcome, run.retry_after) == ("suspended", timedelta(seconds=90))
     suspended = sh("c", "echo 'suspend: true' > /kratix/metadata/workflow-control.yaml")
     assert run_resource(engine, pipeline("p0", suspended)).retry_after is None
+
+
+def test_a_retrying_pipeline_counts_its_attempts_and_sees_them(engine: DockerEngine) -> None:
+    # Gives up waiting on its third attempt, reading the count Kratix keeps in its status.
+    script = (
+        "grep -q 'attempts: 2' /kratix/input/object.yaml && exit 0; "
+        "echo 'retryAfter: 5m' > /kratix/metadata/workflow-control.yaml"
+    )
+    runs = []
+    status = None
+    for _ in range(3):
+        runs.append(run_resource(engine, pipeline("wait", sh("c", script)), status=status))
+        status = runs[-1].status
+    entries = [r.status["kratix"]["workflows"]["pipelines"][0] for r in runs]
+    assert [(e["phase"], e.get("attempts")) for e in entries] == [
+        ("Suspended", 1),
+        ("Suspended", 2),
+        ("Succeeded", None),
+    ]
+    assert "nextRetryAt" in entries[1] and "nextRetryAt" not in entries[2]
+    reconciled = [c for c in runs[0].status["conditions"] if c["type"] == "Reconciled"]
+    assert (reconciled[0]["status"], reconciled[0]["reason"]) == ("Unknown", "WorkflowSuspended")
 
 
 def test_invalid_destination_selectors_fail_the_pipeline(engine: DockerEngine) -> None:
