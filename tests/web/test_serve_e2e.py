@@ -334,6 +334,16 @@ def test_twenty_quick_pushes_end_in_one_pr_at_the_latest_commit(
     assert f"Gitbot-Source-Commit: {head}" in message
 
 
+def completed_check_runs(server: GitHubServer, sha: str, count: int) -> dict[str, Any] | None:
+    """The completed check runs on a source commit by name, once there are `count` of them."""
+    found = {
+        r["name"]: r
+        for r in server.check_runs("acme", "platform-source")
+        if r["head_sha"] == sha and r["status"] == "completed"
+    }
+    return found if len(found) >= count else None
+
+
 def test_a_malformed_yaml_file_fails_only_its_check_run(
     world: tuple[GitHubServer, Bot, Path],
 ) -> None:
@@ -341,21 +351,9 @@ def test_a_malformed_yaml_file_fails_only_its_check_run(
     files = examples()
     files["broken.yaml"] = "kind: [\n"
     head = push(server, bot, work, files, "broken")
-    runs = wait_for(
-        lambda: (
-            {
-                r["name"]: r
-                for r in server.check_runs("acme", "platform-source")
-                if r["head_sha"] == head and r["status"] == "completed"
-            }
-            or None
-        ),
-        what="check runs",
-    )
-    wait_for(lambda: len(runs) >= 1 and open_pr(server), what="the pull request")
-    runs = {
-        r["name"]: r for r in server.check_runs("acme", "platform-source") if r["head_sha"] == head
-    }
+    # The pull request can open before the Promise's check run completes: wait for both runs.
+    runs = wait_for(lambda: completed_check_runs(server, head, 2), what="both check runs")
+    assert open_pr(server) is not None
     assert runs["gitbot: source"]["conclusion"] == "failure"
     assert runs["gitbot: postgres"]["conclusion"] == "success"
 
@@ -378,18 +376,8 @@ def _source_pull_request(server: GitHubServer, bot: Bot, work: Path, files: dict
 
 def completed_check_run(server: GitHubServer, sha: str, what: str) -> dict[str, Any]:
     """The first completed check run on a source commit, waited for."""
-    found: dict[str, Any] = wait_for(
-        lambda: next(
-            (
-                r
-                for r in server.check_runs("acme", "platform-source")
-                if r["head_sha"] == sha and r["status"] == "completed"
-            ),
-            None,
-        ),
-        what=what,
-    )
-    return found
+    runs: dict[str, Any] = wait_for(lambda: completed_check_runs(server, sha, 1), what=what)
+    return next(iter(runs.values()))
 
 
 def test_a_source_pull_request_gets_a_preview_and_no_state_change(
