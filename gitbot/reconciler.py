@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -51,6 +51,7 @@ class ObjectOutcome:
     unscheduled: tuple[Unscheduled, ...] = ()
     error: str | None = None
     note: str = ""
+    partial: bool = False  # suspended: files of the finished pipelines only, nothing removed
 
     @property
     def failed(self) -> bool:
@@ -62,8 +63,11 @@ class ObjectOutcome:
 
     @property
     def changes_state(self) -> bool:
-        """Only completed configure and delete workflows change the state repository."""
-        return self.action in ("configure", "delete") and not self.failed and not self.suspended
+        """Completed configure and delete workflows change the state repository, and so do
+        the pipelines that finished before a configure workflow suspended."""
+        if self.failed or (self.suspended and not self.partial):
+            return False
+        return self.action in ("configure", "delete")
 
     @property
     def failure_text(self) -> str:
@@ -189,12 +193,35 @@ def _configure(
     run = runner.run(target, _stored_status(ctx, key))
     spec_hash = promise_hash(promise) if request is None else resource_hash(promise, request)
     _store_status(ctx, key, run, spec_hash)
-    if run.outcome != "succeeded":
+    finished = any(p.outcome == "succeeded" for p in run.pipelines)
+    if run.outcome == "failed" or (run.outcome == "suspended" and not finished):
         return ObjectOutcome(key, "configure", run)
     try:
-        return _files_of(ctx, key, run, previous, spec_hash)
+        outcome = _files_of(ctx, key, run, previous, spec_hash)
     except GitbotError as e:
         return ObjectOutcome(key, "configure", run, error=str(e))
+    if run.outcome == "suspended":
+        # Kratix writes each pipeline's Works as it finishes: those before the suspension go
+        # out, and the object's earlier files stay until a complete run replaces them.
+        return _partial(outcome, previous)
+    return outcome
+
+
+def _partial(outcome: ObjectOutcome, previous: ObjectRecord | None) -> ObjectOutcome:
+    record = outcome.record
+    if record is None:
+        return replace(outcome, partial=True)
+    if previous is not None:
+        aggregated = {d: dict(p) for d, p in previous.aggregated.items()}
+        for dest, placements in record.aggregated.items():
+            aggregated.setdefault(dest, {}).update(placements)
+        record = replace(
+            record,
+            files=tuple(sorted(set(previous.files) | set(record.files))),
+            placements={**previous.placements, **record.placements},
+            aggregated=aggregated,
+        )
+    return replace(outcome, record=record, partial=True)
 
 
 def _files_of(

@@ -92,6 +92,10 @@ def plan_changes(
             if found is not None:
                 in_group_dir.setdefault(found, set()).add(path)
     for outcome in moving:
+        if outcome.partial:  # a suspended workflow's finished pipelines: add, remove nothing
+            changes.update(outcome.files)
+            changes[outcome.key.record_path] = outcome.record.dump() if outcome.record else None
+            continue
         old = base_records.get(outcome.key)
         owned = set(old.files if old else ()) | set(outcome.files)
         # Group directories are the object's alone and are replaced wholesale, as Kratix does:

@@ -68,6 +68,26 @@ def request(
 
 def script_promise_yaml(name: str, script: str) -> str:
     """A Promise file whose promise configure workflow runs one busybox shell script."""
+    return pipelines_promise_yaml(name, {"wait": script})
+
+
+def pipelines_promise_yaml(name: str, scripts: dict[str, str]) -> str:
+    """A Promise file whose promise configure workflow has one pipeline per (name, script)."""
+    pipelines = "".join(
+        f"""\
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata:
+            name: {pipeline}
+          spec:
+            containers:
+              - name: {pipeline}
+                image: {BUSYBOX}
+                imagePullPolicy: IfNotPresent
+                command: [sh, -c, {json.dumps(script)}]
+"""
+        for pipeline, script in scripts.items()
+    )
     return f"""\
 apiVersion: platform.kratix.io/v1alpha1
 kind: Promise
@@ -77,14 +97,4 @@ spec:
   workflows:
     promise:
       configure:
-        - apiVersion: platform.kratix.io/v1alpha1
-          kind: Pipeline
-          metadata:
-            name: wait
-          spec:
-            containers:
-              - name: wait
-                image: {BUSYBOX}
-                imagePullPolicy: IfNotPresent
-                command: [sh, -c, {json.dumps(script)}]
-"""
+{pipelines}"""

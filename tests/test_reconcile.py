@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from builders import pipelines_promise_yaml
 from gitfixtures import (
     branches,
     commit_all,
@@ -233,6 +234,42 @@ def test_a_rerun_replaces_its_pipeline_directories_wholesale(
     assert f"{render_dir}/by-hand.yaml" not in files  # the pipeline's directory is its own
     assert "clusters/dev/README.md" in files  # outside any pipeline directory: left alone
     assert PG_FILES[-1] in files
+
+
+def gated_promise(gate: str) -> str:
+    """A Promise asking for approval, then waiting for it: `gate` ends the waiting pipeline."""
+    ask = "echo 'kind: ApprovalRequest' > /kratix/output/ask.yaml"
+    return pipelines_promise_yaml(
+        "gated", {"ask": ask, "wait": f"echo x > /kratix/output/never.yaml; {gate}"}
+    )
+
+
+def test_a_suspended_workflow_still_writes_the_pipelines_before_it(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    suspend = "echo 'suspend: true' > /kratix/metadata/workflow-control.yaml"
+    write(source, {"gated/promise.yaml": gated_promise(suspend)})
+    commit_all(source, "an approval gate")
+    code, out = reconcile("--direct")
+    assert code == 0, out
+    gated = [f for f in files_on(state, "main") if f.startswith("clusters/") and "/gated/" in f]
+    assert gated and all(f.endswith("/ask/5058f/ask.yaml") for f in gated), gated
+    assert ".gitbot/objects/gated/promise.yaml" in files_on(state, "main")
+    # Approved: the whole workflow runs, and the waiting pipeline's files join the first's.
+    write(source, {"gated/promise.yaml": gated_promise("true")})
+    commit_all(source, "approved")
+    code, out = reconcile("--direct")
+    assert code == 0, out
+    gated = [f for f in files_on(state, "main") if f.startswith("clusters/") and "/gated/" in f]
+    assert {f.rsplit("/", 3)[-3] for f in gated} == {"ask", "wait"}
+    # Suspended again: the waiting pipeline's earlier files stay, as Kratix keeps its Work.
+    write(source, {"gated/promise.yaml": gated_promise(suspend)})
+    commit_all(source, "suspended again")
+    code, out = reconcile("--direct")
+    assert code == 0, out
+    assert [f for f in files_on(state, "main") if f.startswith("clusters/") and "/gated/" in f] == (
+        gated
+    )
 
 
 def test_a_failing_pipeline_fails_only_its_promises_branch(
