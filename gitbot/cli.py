@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--direct", action="store_true", help="commit to the base branch instead of branches"
     )
+    reconcile.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume suspended workflows from their suspended pipeline, as after a retryAfter",
+    )
     reconcile.add_argument("--secrets-dir", metavar="DIR", help="secrets as <DIR>/<name>/<key>")
     reconcile.add_argument(
         "--only", action="append", default=[], metavar="PROMISE", help="only these Promises"

@@ -41,6 +41,8 @@ class ReconcileRequest:
     direct: bool = False
     only: tuple[str, ...] = ()
     preview: bool = False  # compute the branches' changes and report them; push nothing
+    # A retryAfter rerun: suspended objects resume from their suspended pipeline, as Kratix does.
+    resume: bool = False
 
 
 @dataclass
@@ -140,6 +142,7 @@ def reconcile(
         runners,
         config.path,
         preview=request.preview,
+        resume=request.resume,
     )
     report.outcomes = reconcile_all(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)

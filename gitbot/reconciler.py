@@ -90,6 +90,7 @@ class ReconcileContext:
     # A preview (a source pull request) runs resources with KRATIX_DRY_RUN=true and keeps no
     # status: it shows what would happen without changing anything.
     preview: bool = False
+    resume: bool = False  # suspended objects resume from their suspended pipeline
 
     @property
     def destinations(self) -> list[Destination]:
@@ -190,8 +191,9 @@ def _configure(
         ObjectKey.of_promise(promise) if request is None else ObjectKey.of_request(promise, request)
     )
     target = WorkflowTarget(promise, "configure", request, dry_run=ctx.preview)
-    run = runner.run(target, _stored_status(ctx, key))
     spec_hash = promise_hash(promise) if request is None else resource_hash(promise, request)
+    start = _resume_point(ctx, key, target, spec_hash)
+    run = runner.run(target, _stored_status(ctx, key), start_at=start)
     _store_status(ctx, key, run, spec_hash)
     finished = any(p.outcome == "succeeded" for p in run.pipelines)
     if run.outcome == "failed" or (run.outcome == "suspended" and not finished):
@@ -200,11 +202,29 @@ def _configure(
         outcome = _files_of(ctx, key, run, previous, spec_hash)
     except GitbotError as e:
         return ObjectOutcome(key, "configure", run, error=str(e))
-    if run.outcome == "suspended":
+    if run.outcome == "suspended" or start > 0:
         # Kratix writes each pipeline's Works as it finishes: those before the suspension go
-        # out, and the object's earlier files stay until a complete run replaces them.
+        # out, and the object's earlier files stay until a complete run replaces them. A
+        # resumed run did not rerun the first pipelines, so it removes nothing either.
         return _partial(outcome, previous)
     return outcome
+
+
+def _resume_point(
+    ctx: ReconcileContext, key: ObjectKey, target: WorkflowTarget, spec_hash: str
+) -> int:
+    """The pipeline a retryAfter rerun resumes from (0: from the start). Kratix resumes from
+    the suspended pipeline unless the spec changed meanwhile."""
+    if not ctx.resume or ctx.preview:
+        return 0
+    stored = ctx.status.get(ctx.snapshot.source, _status_key(key))
+    if stored is None or stored.outcome != "suspended" or stored.spec_hash != spec_hash:
+        return 0
+    names = [p.name for p in target.pipelines]
+    for index, name in enumerate(names):
+        if stored.pipelines.get(name) == "Suspended":
+            return index
+    return 0
 
 
 def _partial(outcome: ObjectOutcome, previous: ObjectRecord | None) -> ObjectOutcome:

@@ -272,6 +272,33 @@ def test_a_suspended_workflow_still_writes_the_pipelines_before_it(
     )
 
 
+def test_resume_continues_a_suspended_workflow_from_its_suspended_pipeline(
+    reconcile: Reconcile, source: Path, state: Path
+) -> None:
+    # The first pipeline's output differs on every run, so a rerun of it would show; the second
+    # asks to be retried once, then goes on (it reads its attempts from object.yaml).
+    scripts = {
+        "ask": "date +%s%N > /kratix/output/asked.txt",
+        # [1]: the script itself is in object.yaml (the Promise's spec) and must not match.
+        "wait": "grep -q 'attempts: [1]' /kratix/input/object.yaml || "
+        "{ echo 'retryAfter: 1m' > /kratix/metadata/workflow-control.yaml; exit 0; }; "
+        "echo done > /kratix/output/done.txt",
+    }
+    write(source, {"gated/promise.yaml": pipelines_promise_yaml("gated", scripts)})
+    commit_all(source, "a gate that retries")
+    code, out = reconcile("--direct")
+    assert code == 0, out
+    asked = next(f for f in files_on(state, "main") if f.endswith("/asked.txt"))
+    first = show(state, "main", asked)
+    assert not any(f.endswith("/done.txt") for f in files_on(state, "main"))
+    code, out = reconcile("--direct", "--resume", "--only", "gated")
+    assert code == 0, out
+    assert "ran ask/ask" not in out and "ran wait/wait: ok" in out
+    files = files_on(state, "main")
+    assert show(state, "main", asked) == first  # kept, not rerun
+    assert any(f.endswith("/wait/5058f/done.txt") for f in files)
+
+
 def test_a_failing_pipeline_fails_only_its_promises_branch(
     reconcile: Reconcile, source: Path, state: Path
 ) -> None:

@@ -62,6 +62,7 @@ def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:
         source_ref=args.source_ref,
         direct=args.direct,
         only=tuple(args.only),
+        resume=args.resume,
     )
     feedback: Feedback = _Console(out, LocalFeedback())
     if github is not None:

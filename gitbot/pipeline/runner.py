@@ -157,12 +157,20 @@ class WorkflowRunner:
         self.options = options or RunOptions()
         self.on_container = on_container
 
-    def run(self, target: WorkflowTarget, status: Mapping[str, Any] | None = None) -> WorkflowRun:
-        """Run every pipeline of the target's workflow until one fails or suspends."""
+    def run(
+        self,
+        target: WorkflowTarget,
+        status: Mapping[str, Any] | None = None,
+        start_at: int = 0,
+    ) -> WorkflowRun:
+        """Run every pipeline of the target's workflow until one fails or suspends; from
+        pipeline `start_at` when resuming a suspended workflow (earlier ones do not run)."""
         names = [p.name for p in target.pipelines]
-        current = workflowstatus.start({**(status or {}), "message": "Pending"}, names, _now())
+        current = {**(status or {}), "message": "Pending"}
+        if start_at == 0:
+            current = workflowstatus.start(current, names, _now())
         done: list[PipelineRun] = []
-        for pipeline in target.pipelines:
+        for pipeline in target.pipelines[start_at:]:
             current = workflowstatus.mark(current, pipeline.name, "Running", _now())
             try:
                 result, current = self._run_pipeline(target, pipeline, current)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from gitbot.work.service import RECONCILE
+from gitbot.work.service import RECONCILE, RETRY_REASON
 from gitbot.work.store import Store
 
 log = logging.getLogger("gitbot.scheduler")
@@ -67,7 +67,7 @@ class PeriodicReconciles:
                 self.store.mark_reconcile_queued(repo.full_name, now)
                 queued += 1
             for promise in self.store.take_due_retries(repo.full_name, now):
-                payload = {"reason": "retryAfter"}
+                payload = {"reason": RETRY_REASON}
                 self.store.enqueue(RECONCILE, repo.full_name, promise, None, payload)
                 queued += 1
         if queued:

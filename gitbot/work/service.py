@@ -47,6 +47,7 @@ ROUTE, RECONCILE, PREVIEW = "route", "reconcile", "preview"
 ZERO_SHA = "0" * 40
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 TRUSTED_AUTHORS = ("OWNER", "MEMBER", "COLLABORATOR")  # GitHub's author_association values
+RETRY_REASON = "retryAfter"  # a job the scheduler queued because a workflow asked to retry
 
 
 class Service:
@@ -218,6 +219,7 @@ class Service:
             source_ref=job.commit,
             only=(job.promise,) if job.promise else (),
             preview=job.kind == PREVIEW,
+            resume=job.payload.get("reason") == RETRY_REASON,
         )
         feedback = GitHubFeedback(
             self.github,
