@@ -268,9 +268,11 @@ class CachedRepo:
         if result.status != 0:
             raise self._unreachable(argv, result, authed)
 
-    def fetch_pull_request_head(self, number: int) -> None:
-        """Fetch `refs/pull/<number>/head`, where GitHub keeps every pull request's head commit,
-        a fork's included (its commits are in no branch of this repository)."""
+    def ensure_pull_request_commit(self, number: int, commit: str) -> None:
+        """Make sure `commit` is here: if no fetched branch has it, fetch `refs/pull/<number>/head`,
+        where GitHub keeps every pull request's head, a fork's included."""
+        if self.has_commit(commit):
+            return
         refspec = f"+refs/pull/{int(number)}/head:refs/gitbot/pull/{int(number)}"
         argv = ["fetch", "--quiet", "--force", _REMOTE, refspec]
         with self._locked():

@@ -43,6 +43,7 @@ class ReconcileRequest:
     preview: bool = False  # compute the branches' changes and report them; push nothing
     # A retryAfter rerun: suspended objects resume from their suspended pipeline, as Kratix does.
     resume: bool = False
+    pull_request: int | None = None  # source_ref is its head, maybe only in refs/pull/N/head
 
 
 @dataclass
@@ -117,6 +118,8 @@ def reconcile(
 ) -> ReconcileReport:
     """Render the source at its ref into the state repository; see the module docstring."""
     source_repo = cache.open(request.source_url)
+    if request.pull_request is not None and request.source_ref is not None:
+        source_repo.ensure_pull_request_commit(request.pull_request, request.source_ref)
     ref = request.source_ref or source_repo.default_branch()
     if ref is None:
         raise UserError(f"source repository {request.source} has no branches yet")

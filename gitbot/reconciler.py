@@ -220,9 +220,8 @@ def _resume_point(
     stored = ctx.status.get(ctx.snapshot.source, _status_key(key))
     if stored is None or stored.outcome != "suspended" or stored.spec_hash != spec_hash:
         return 0
-    names = [p.name for p in target.pipelines]
-    for index, name in enumerate(names):
-        if stored.pipelines.get(name) == "Suspended":
+    for index, pipeline in enumerate(target.pipelines):
+        if stored.pipelines.get(pipeline.name) == "Suspended":
             return index
     return 0
 

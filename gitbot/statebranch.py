@@ -92,20 +92,18 @@ def plan_changes(
             if found is not None:
                 in_group_dir.setdefault(found, set()).add(path)
     for outcome in moving:
-        if outcome.partial:  # a suspended workflow's finished pipelines: add, remove nothing
-            changes.update(outcome.files)
-            changes[outcome.key.record_path] = outcome.record.dump() if outcome.record else None
-            continue
-        old = base_records.get(outcome.key)
-        owned = set(old.files if old else ()) | set(outcome.files)
-        # Group directories are the object's alone and are replaced wholesale, as Kratix does:
-        # a file someone else put there goes too.
-        for path in list(owned):
-            group_dir = nested_group_dir(path, roots)
-            if group_dir is not None:
-                owned |= in_group_dir.get(group_dir, set())
-        for path in owned - set(outcome.files):
-            changes[path] = None
+        # A partial outcome (the pipelines a suspended workflow finished) adds, removes nothing.
+        if not outcome.partial:
+            old = base_records.get(outcome.key)
+            owned = set(old.files if old else ()) | set(outcome.files)
+            # Group directories are the object's alone and are replaced wholesale, as Kratix
+            # does: a file someone else put there goes too.
+            for path in list(owned):
+                group_dir = nested_group_dir(path, roots)
+                if group_dir is not None:
+                    owned |= in_group_dir.get(group_dir, set())
+            for path in owned - set(outcome.files):
+                changes[path] = None
         changes.update(outcome.files)
         record_path = outcome.key.record_path
         changes[record_path] = outcome.record.dump() if outcome.record else None

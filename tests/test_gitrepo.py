@@ -218,7 +218,7 @@ def test_a_pull_requests_head_is_fetched_from_its_pull_ref_and_survives_fetches(
     git(remote, "update-ref", "refs/heads/main", "main~1")  # the commit is in no branch
     repo.fetch()
     assert not repo.has_commit(sha)
-    repo.fetch_pull_request_head(3)
+    repo.ensure_pull_request_commit(3, sha)
     assert repo.has_commit(sha)
     repo.fetch()  # a later fetch prunes branches, not pull heads
     assert repo.read_files(sha, ["fork.txt"]) == {"fork.txt": b"from a fork\n"}

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -165,9 +165,9 @@ class WorkflowRunner:
     ) -> WorkflowRun:
         """Run every pipeline of the target's workflow until one fails or suspends; from
         pipeline `start_at` when resuming a suspended workflow (earlier ones do not run)."""
-        names = [p.name for p in target.pipelines]
         current = {**(status or {}), "message": "Pending"}
         if start_at == 0:
+            names = [p.name for p in target.pipelines]
             current = workflowstatus.start(current, names, _now())
         done: list[PipelineRun] = []
         for pipeline in target.pipelines[start_at:]:
@@ -203,8 +203,9 @@ class WorkflowRunner:
         failure: Failure | None,
     ) -> WorkflowRun:
         run = WorkflowRun(target, done, status, failure)
-        final = workflowstatus.finish(status, target.action, run.outcome, _now())
-        return WorkflowRun(target, done, final, failure)
+        return replace(
+            run, status=workflowstatus.finish(status, target.action, run.outcome, _now())
+        )
 
     def _run_pipeline(
         self, target: WorkflowTarget, pipeline: Pipeline, status: dict[str, Any]

@@ -176,7 +176,8 @@ class Service:
                 f"{event.sender} ({event.author_association.lower()}); previews of forks run "
                 "only for the repository's owners, members and collaborators"
             )
-        source = self._source_with(name, event.head_sha, event.number)
+        source = self.cache.open(name)
+        source.ensure_pull_request_commit(event.number, event.head_sha)
         snapshot = read_snapshot(source, name, event.head_sha)
         if not snapshot.config.state_repository:
             return f"ignored: {name} is not a source repository (no stateRepository)"
@@ -200,19 +201,9 @@ class Service:
 
     # --- reconciling --------------------------------------------------------------------------
 
-    def _source_with(self, name: str, commit: str, pull_request: int) -> CachedRepo:
-        """The source's cache holding `commit`, fetched from the pull request's head ref when
-        no branch has it (a fork's commits)."""
-        source = self.cache.open(name)
-        if not source.has_commit(commit):
-            source.fetch_pull_request_head(pull_request)
-        return source
-
     def reconcile(self, job: Job) -> dict[str, Any]:
         started = time.monotonic()
         repo = job.repository
-        if job.kind == PREVIEW and job.commit is not None:
-            self._source_with(repo, job.commit, int(job.payload["pull_request"]))
         request = ReconcileRequest(
             source=repo,
             source_url=repo,
@@ -220,6 +211,7 @@ class Service:
             only=(job.promise,) if job.promise else (),
             preview=job.kind == PREVIEW,
             resume=job.payload.get("reason") == RETRY_REASON,
+            pull_request=job.payload.get("pull_request") if job.kind == PREVIEW else None,
         )
         feedback = GitHubFeedback(
             self.github,

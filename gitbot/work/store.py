@@ -558,7 +558,7 @@ class Store:
         conn.execute(
             update(repositories)
             .where(repositories.c.full_name == full_name)
-            .values(last_result=json.dumps(summary, sort_keys=True))
+            .values(last_result=_to_json(summary))
         )
 
     def ping(self) -> None:
