@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 
 from prometheus_client import start_http_server
@@ -13,6 +12,7 @@ from werkzeug.serving import make_server
 from gitbot import logs
 from gitbot.errors import EXIT_OK, GitbotError
 from gitbot.pipeline.engine import DockerEngine
+from gitbot.processes import StopSignals
 from gitbot.secrets import Redactor
 from gitbot.server import build, web_app
 from gitbot.settings import load_settings
@@ -22,12 +22,12 @@ log = logging.getLogger("gitbot")
 
 def serve_command(args: argparse.Namespace) -> int:
     """Run the parts the command names until SIGINT or SIGTERM."""
+    stop = StopSignals()  # first, so that a signal during start-up still stops in order
     settings = load_settings()
     redactor = Redactor()
     logs.configure(redactor)
     with_worker = args.command in ("serve", "worker")
     parts = build(settings, redactor, worker=with_worker, lease=args.lease)
-    stop = threading.Event()
     server = None
     metrics = None
     if args.command in ("serve", "web"):
@@ -43,8 +43,6 @@ def serve_command(args: argparse.Namespace) -> int:
         # The web process cannot see the worker's counters: `gitbot worker` exports its own.
         metrics, _ = start_http_server(args.metrics_port, args.metrics_host)
         log.info("worker metrics on http://%s:%d/metrics", args.metrics_host, metrics.server_port)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     stop.wait()
     log.info("stopping")
     if server is not None:

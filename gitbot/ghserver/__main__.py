@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from gitbot.ghserver.model import AccountType
 from gitbot.ghserver.server import GitHubServer
+from gitbot.processes import StopSignals
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -73,11 +72,9 @@ def setup(server: GitHubServer, args: argparse.Namespace) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the server, print how to reach it, serve until interrupted."""
     args = parse_args(argv)
-    stop = threading.Event()
     # Explicit handlers: a process started from a shell's background job inherits an ignored
     # SIGINT, and Ctrl-C (or a supervisor's SIGTERM) must stop it all the same.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignals()
     server = GitHubServer(args.data, log_requests=True)
     server.start(port=args.port, host=args.host)
     try:
