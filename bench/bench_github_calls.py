@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from gitfixtures import commit_all, git, init_source  # noqa: E402
 
+from ghserver import GitHubServer  # noqa: E402
 from gitbot.cli import main as gitbot_main  # noqa: E402
-from gitbot.ghserver import GitHubServer  # noqa: E402
 
 
 def build_images() -> None:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests" / "web"))
 from gitfixtures import commit_all, git, init_source, write  # noqa: E402
 from test_serve_e2e import Bot, push_payload  # noqa: E402
 
-from gitbot.ghserver import GitHubServer  # noqa: E402
+from ghserver import GitHubServer  # noqa: E402
 
 SECRET = "webhook-secret-for-tests"  # the one test_serve_e2e's Bot signs with
 BUSYBOX = "docker.io/library/busybox:latest"

@@ -18,8 +18,7 @@ from gitbot.gitrepo import RepoCache
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import ContainerRun, WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner, runner_config
-from gitbot.publisher import BranchResult
-from gitbot.reconcile import (
+from gitbot.reconcile.repositories import (
     Feedback,
     LocalFeedback,
     ReconcileReport,
@@ -27,11 +26,13 @@ from gitbot.reconcile import (
     RepoOpener,
     reconcile,
 )
-from gitbot.reconciler import ObjectOutcome, RunnerFactory
+from gitbot.reconcile.workflows import RunnerFactory
 from gitbot.secrets import Redactor
 from gitbot.settings import load_settings
-from gitbot.statebranch import BranchPlan, Changes
-from gitbot.statusstore import StatusStore
+from gitbot.state.branchplan import BranchPlan, Changes
+from gitbot.state.outcomes import ObjectOutcome
+from gitbot.state.publish import BranchResult
+from gitbot.statusdb import StatusStore
 
 
 def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:

@@ -20,7 +20,12 @@ from gitbot.pipeline.runner import ContainerObserver, ContainerRun, WorkflowRun
 from gitbot.pipeline.setup import make_runner, runner_config
 from gitbot.secrets import Redactor
 from gitbot.settings import load_settings
-from gitbot.statestore import merge_schedules, render, schedule_run, schedule_static_dependencies
+from gitbot.state.placement import (
+    merge_schedules,
+    render,
+    schedule_run,
+    schedule_static_dependencies,
+)
 
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:

@@ -13,8 +13,8 @@ from gitbot import logs
 from gitbot.errors import EXIT_OK, GitbotError
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.processes import StopSignals
+from gitbot.runtime import build, web_app
 from gitbot.secrets import Redactor
-from gitbot.server import build, web_app
 from gitbot.settings import load_settings
 
 log = logging.getLogger("gitbot")

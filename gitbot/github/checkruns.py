@@ -15,7 +15,7 @@ from github.Repository import Repository
 
 from gitbot.errors import Problem
 from gitbot.github.client import GitHubError
-from gitbot.reconciler import ObjectOutcome
+from gitbot.state.outcomes import ObjectOutcome
 
 MAX_TEXT = 65_535  # GitHub's limit for each of title, summary and text
 ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create or update

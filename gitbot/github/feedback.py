@@ -13,10 +13,10 @@ from gitbot.github.checkruns import (
 from gitbot.github.client import GitHubApp, is_full_name
 from gitbot.github.prbody import PrMarker, content_hash, images_of, render_body
 from gitbot.github.pullrequests import PrResult, PullRequests
-from gitbot.publisher import BranchResult, remove_branch
-from gitbot.reconcile import ReconcileReport
+from gitbot.reconcile.repositories import ReconcileReport
 from gitbot.secrets import Redactor
-from gitbot.statebranch import BranchPlan, Changes
+from gitbot.state.branchplan import BranchPlan, Changes
+from gitbot.state.publish import BranchResult, remove_branch
 
 CLOSED_COMMENT = (
     "gitbot: the state this pull request proposed is already on the base branch, "

@@ -8,9 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from gitbot.publisher import BranchResult
-from gitbot.reconciler import ObjectOutcome
-from gitbot.statebranch import Changes
+from gitbot.state.branchplan import Changes
+from gitbot.state.outcomes import ObjectOutcome
+from gitbot.state.publish import BranchResult
 
 RECORDS = ".gitbot/"  # gitbot's own bookkeeping, counted apart from the documents
 MAX_BODY = 58_000  # GitHub refuses bodies over 65,536 characters; keep a safety margin

@@ -12,7 +12,7 @@ from github.Repository import Repository
 
 from gitbot.github.client import GitHubError
 from gitbot.github.prbody import parse_marker
-from gitbot.repoconfig import PullRequestSettings
+from gitbot.source.config import PullRequestSettings
 
 PrAction = Literal["opened", "updated", "unchanged", "closed", "commented", "declined", "none"]
 T = TypeVar("T")

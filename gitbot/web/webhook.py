@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
-from gitbot.events import Ignored, PayloadError, parse_event, verify_signature
+from gitbot.github.events import Ignored, PayloadError, parse_event, verify_signature
 from gitbot.metrics import DELIVERIES
 
 blueprint = Blueprint("webhook", __name__)

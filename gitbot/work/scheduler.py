@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from gitbot.work.service import RECONCILE, RETRY_REASON
+from gitbot.work.handlers import RECONCILE, RETRY_REASON
 from gitbot.work.store import Store
 
 log = logging.getLogger("gitbot.scheduler")

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from github.GithubRetry import GithubRetry
 from openapi_check import check_response, find_operation
 
-from gitbot.ghserver import App, GitHubServer
+from ghserver import App, GitHubServer
 
 _names = itertools.count(1)
 
@@ -796,7 +796,7 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "gitbot.ghserver",
+            "ghserver",
             "--port",
             "0",
             "--data",

@@ -11,8 +11,8 @@ from gitfixtures import commit_all, git, init_source, write
 from openapi_check import check_response
 from prometheus_client import REGISTRY
 
+from ghserver import GitHubServer
 from gitbot.cli import main
-from gitbot.ghserver import GitHubServer
 from gitbot.github.prbody import parse_marker
 
 SOURCE, STATE = "acme/platform-source", "acme/platform-state"

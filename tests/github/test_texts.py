@@ -9,9 +9,9 @@ from gitbot.github.checkruns import MAX_TEXT, promise_report, source_report
 from gitbot.github.prbody import MAX_BODY, PrMarker, content_hash, parse_marker, render_body
 from gitbot.kratix.workflow import WorkflowTarget
 from gitbot.pipeline.runner import Failure, WorkflowRun
-from gitbot.publisher import BranchResult
-from gitbot.reconciler import ObjectOutcome
-from gitbot.staterecord import ObjectKey
+from gitbot.state.outcomes import ObjectOutcome
+from gitbot.state.publish import BranchResult
+from gitbot.state.records import ObjectKey
 
 MARKER = PrMarker("acme/src", "a" * 40, ("Promise thing",), ("busybox",), "f" * 64)
 

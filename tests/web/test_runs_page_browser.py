@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from test_serve_e2e import Bot, examples, open_pr, push, running_world, wait_for
 
-from gitbot.events import HANDLED_EVENTS
-from gitbot.ghserver import GitHubServer
+from ghserver import GitHubServer
+from gitbot.github.events import HANDLED_EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TOKEN = "runs-token-for-browser-tests"

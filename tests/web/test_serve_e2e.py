@@ -22,8 +22,8 @@ import pytest
 from builders import script_promise_yaml
 from gitfixtures import commit_all, git, init_source, write
 
-from gitbot.events import sign
-from gitbot.ghserver import GitHubServer
+from ghserver import GitHubServer
+from gitbot.github.events import sign
 from gitbot.work.store import Store
 
 SECRET = b"webhook-secret-for-tests"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from gitbot.events import sign
+from gitbot.github.events import sign
 from gitbot.secrets import Secret
 from gitbot.web.app import WebConfig, create_app
 from gitbot.work.store import Store

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
 
-from gitbot.events import HANDLED_EVENTS, Ignored, PayloadError, parse_event, sign
+from gitbot.github.events import HANDLED_EVENTS, Ignored, PayloadError, parse_event, sign
 from gitbot.secrets import Secret
 from gitbot.web.app import WebConfig, create_app
 from gitbot.work.store import RERUNNABLE, Delivery, Job, Store

@@ -1,0 +1,218 @@
+"""One reconcile of a source repository into a state repository, whoever asks for it.
+
+Read the source at a commit, run every workflow (gitbot.reconcile.workflows), plan the
+branches (gitbot.state.branchplan) and publish them (gitbot.state.publish). What users see of it
+(console lines, pull requests, check runs) is a Feedback, so the CLI and the webhook worker share
+this path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gitbot.errors import UserError
+from gitbot.gitrepo import CachedRepo
+from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory, reconcile_all
+from gitbot.source.snapshot import SourceSnapshot, read_snapshot
+from gitbot.state.branchplan import BranchPlan, Changes, plan_branches, plan_changes
+from gitbot.state.outcomes import ObjectOutcome
+from gitbot.state.publish import (
+    BranchResult,
+    StateBase,
+    commit_message,
+    preview_branch,
+    publish_branch,
+    publish_direct,
+    remove_branch,
+)
+from gitbot.state.records import RECORD_ROOT, ObjectKey, ObjectRecord, records_in
+from gitbot.statusdb import StatusStore
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """What to reconcile: `source`/`state` name the repositories, `*_url` is what git fetches."""
+
+    source: str
+    source_url: str
+    state: str | None = None
+    state_url: str | None = None
+    source_ref: str | None = None
+    direct: bool = False
+    only: tuple[str, ...] = ()
+    preview: bool = False  # compute the branches' changes and report them; push nothing
+    # A retryAfter rerun: suspended objects resume from their suspended pipeline, as Kratix does.
+    resume: bool = False
+    pull_request: int | None = None  # source_ref is its head, maybe only in refs/pull/N/head
+
+
+@dataclass
+class ReconcileReport:
+    """Everything a reconcile did, for summaries, check runs and exit codes."""
+
+    snapshot: SourceSnapshot
+    ref: str
+    state: str
+    base: StateBase
+    outcomes: Mapping[str, Sequence[ObjectOutcome]] = field(default_factory=dict)
+    plans: list[BranchPlan] = field(default_factory=list)
+    results: list[BranchResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        bad = ("failed", "rejected", "human-commit")
+        return bool(self.snapshot.objects.problems) or any(r.action in bad for r in self.results)
+
+
+class NotASourceRepository(UserError):
+    """The repository's `.gitbot.yaml` names no state repository (it may be a state repo)."""
+
+
+class RepoOpener(Protocol):
+    """Opens a repository by URL or path (a RepoCache, or one that knows `owner/name`)."""
+
+    def open(self, url: str) -> CachedRepo: ...
+
+
+class Feedback(Protocol):
+    """What users see of a reconcile, at each step."""
+
+    def started(self, report: ReconcileReport, promises: Sequence[str]) -> None: ...
+
+    def skip_push(self, plan: BranchPlan, changes: Changes) -> BranchResult | None: ...
+
+    def published(
+        self, report: ReconcileReport, plan: BranchPlan, changes: Changes, result: BranchResult
+    ) -> BranchResult: ...
+
+    def finished(self, report: ReconcileReport) -> None: ...
+
+
+class LocalFeedback:
+    """Plain git: a branch whose content reached the base branch is simply deleted."""
+
+    def started(self, report: ReconcileReport, promises: Sequence[str]) -> None:
+        pass
+
+    def skip_push(self, plan: BranchPlan, changes: Changes) -> BranchResult | None:
+        return None
+
+    def published(
+        self, report: ReconcileReport, plan: BranchPlan, changes: Changes, result: BranchResult
+    ) -> BranchResult:
+        if result.action == "equal-to-base":
+            return remove_branch(report.base, result)
+        return result
+
+    def finished(self, report: ReconcileReport) -> None:
+        pass
+
+
+def reconcile(
+    request: ReconcileRequest,
+    cache: RepoOpener,
+    status: StatusStore,
+    runners: RunnerFactory,
+    feedback: Feedback,
+    workers: int = 2,
+) -> ReconcileReport:
+    """Render the source at its ref into the state repository; see the module docstring."""
+    source_repo = cache.open(request.source_url)
+    if request.pull_request is not None and request.source_ref is not None:
+        source_repo.ensure_pull_request_commit(request.pull_request, request.source_ref)
+    ref = request.source_ref or source_repo.default_branch()
+    if ref is None:
+        raise UserError(f"source repository {request.source} has no branches yet")
+    commit = source_repo.resolve(ref)
+    snapshot = read_snapshot(source_repo, request.source, commit)
+    config = snapshot.config
+    state = request.state or config.state_repository
+    state_url = request.state_url or state
+    if not state or not state_url:
+        raise NotASourceRepository(
+            "no state repository: pass --state or set stateRepository in .gitbot.yaml"
+        )
+    base = StateBase(cache.open(state_url), config.base_branch)
+    report = ReconcileReport(snapshot, ref, state, base)
+    promises = sorted({p.name for p in snapshot.promises})
+    feedback.started(report, [p for p in promises if not request.only or p in request.only])
+    base_paths = set(base.repo.list_files(base.sha))
+    base_records = _records(base.repo, base.sha, base_paths)
+    ctx = ReconcileContext(
+        snapshot,
+        _previous_records(base, base_records, snapshot),
+        status,
+        runners,
+        config.path,
+        preview=request.preview,
+        resume=request.resume,
+    )
+    report.outcomes = reconcile_all(ctx, request.only, workers=workers)
+    report.plans = plan_branches(report.outcomes, config, commit)
+
+    def changes_of(plan: BranchPlan) -> Changes:
+        return plan_changes(
+            plan.outcomes, base_records, base_paths, snapshot.destinations, config.path
+        )
+
+    if request.preview:
+        report.results = [preview_branch(base, p, changes_of(p)) for p in report.plans]
+    elif request.direct:
+        report.results = _direct(base, report.plans, changes_of, request.source, commit)
+    else:
+        for plan in report.plans:
+            changes = changes_of(plan)
+            result = feedback.skip_push(plan, changes)
+            if result is None:
+                message = _message(plan, request.source, commit)
+                result = publish_branch(base, plan, changes, message)
+                result = feedback.published(report, plan, changes, result)
+            report.results.append(result)
+    feedback.finished(report)
+    return report
+
+
+def _records(repo: CachedRepo, commit: str, paths: set[str]) -> dict[ObjectKey, ObjectRecord]:
+    wanted = sorted(p for p in paths if p.startswith(RECORD_ROOT + "/"))
+    return records_in(repo.read_files(commit, wanted)) if wanted else {}
+
+
+def _previous_records(
+    base: StateBase, base_records: Mapping[ObjectKey, ObjectRecord], snapshot: SourceSnapshot
+) -> dict[ObjectKey, ObjectRecord]:
+    """Objects gitbot built before: on the base branch, or proposed on a gitbot branch."""
+    previous = dict(base_records)
+    names = {p.name for p in snapshot.promises} | {k.promise for k in base_records}
+    for name in sorted(names):
+        head = base.repo.branch_sha(f"gitbot/{name}")
+        if head is not None:
+            paths = set(base.repo.list_files(head, RECORD_ROOT))
+            for key, record in _records(base.repo, head, paths).items():
+                previous.setdefault(key, record)
+    return previous
+
+
+def _direct(
+    base: StateBase,
+    plans: Sequence[BranchPlan],
+    changes_of: Callable[[BranchPlan], Changes],
+    source: str,
+    commit: str,
+) -> list[BranchResult]:
+    ok = [p for p in plans if not p.failures]
+    failed = [
+        BranchResult(p.branch, "failed", detail=p.failure_summary) for p in plans if p.failures
+    ]
+    changes: Changes = {}
+    for plan in ok:
+        changes.update(changes_of(plan))
+    objects = [str(o.key) for p in ok for o in p.outcomes if o.changes_state]
+    message = commit_message("gitbot: reconcile", source, commit, objects)
+    return [publish_direct(base, changes, message), *failed]
+
+
+def _message(plan: BranchPlan, source: str, commit: str) -> str:
+    objects = [f"{o.key} ({o.action})" for o in plan.outcomes if o.changes_state]
+    return commit_message(plan.title, source, commit, objects)

@@ -1,0 +1,83 @@
+"""Assemble the long-running parts from settings: store, web app, worker pool, scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from gitbot.errors import UserError
+from gitbot.github.client import GitHubApp
+from gitbot.github.settings import github_app
+from gitbot.gitrepo import RepoCache
+from gitbot.pipeline.engine import DockerEngine
+from gitbot.pipeline.setup import runner_config
+from gitbot.secrets import Redactor
+from gitbot.settings import Settings, database_url
+from gitbot.statusdb import StatusStore
+from gitbot.web.app import WebConfig, create_app
+from gitbot.work.handlers import Service
+from gitbot.work.pool import WorkerPool
+from gitbot.work.scheduler import PeriodicReconciles
+from gitbot.work.store import Store
+
+
+@dataclass
+class Parts:
+    """What `serve`, `web` and `worker` run."""
+
+    store: Store
+    github: GitHubApp
+    redactor: Redactor
+    pool: WorkerPool | None = None
+    scheduler: PeriodicReconciles | None = None
+
+
+def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float = 60.0) -> Parts:
+    """The store and GitHub client, plus the worker pool and scheduler when `worker`."""
+    if settings.webhook_secret is None:
+        raise UserError(
+            "gitbot refuses to start without a webhook secret: set GITBOT_WEBHOOK_SECRET"
+        )
+    redactor.add(settings.webhook_secret)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(database_url(settings))
+    github = github_app(settings, redactor)
+    parts = Parts(store, github, redactor)
+    if worker:
+        cache = RepoCache(
+            settings.data_dir / "repos",
+            timeout=settings.git_timeout,
+            auth_header=github.git_auth_header,
+            redactor=redactor,
+        )
+        status = StatusStore(settings.data_dir / "status.sqlite")
+        service = Service(
+            store, github, cache, status, runner_config(settings), redactor, settings.workers
+        )
+        parts.pool = WorkerPool(store, service.handle, threads=settings.workers, lease=lease)
+        parts.scheduler = PeriodicReconciles(store, settings.reconcile_interval)
+    return parts
+
+
+def web_app(settings: Settings, parts: Parts) -> Flask:
+    """The Flask app with readiness checks for everything this process depends on."""
+    assert settings.webhook_secret is not None
+    checks = {"github": parts.github.ping, "engine": lambda: _engine_ping(settings)}
+    if parts.scheduler is not None:
+        scheduler = parts.scheduler
+        checks["scheduler"] = lambda: _require(scheduler.running, "the scheduler is not running")
+    return create_app(WebConfig(settings.webhook_secret, parts.store, settings.runs_token, checks))
+
+
+def _engine_ping(settings: Settings) -> None:
+    engine = DockerEngine(settings.engine_url, api_timeout=5)
+    try:
+        engine.ping()
+    finally:
+        engine.close()
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise RuntimeError(message)

@@ -1,0 +1,351 @@
+"""What the worker does with each job: route a delivery into reconcile jobs, or reconcile.
+
+Routing reads the source repository at the pushed commits and enqueues one job per affected
+Promise (or one for the whole repository), so a newer push supersedes queued older work for the
+same Promise and independent Promises run in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from gitbot.errors import GitbotError, UserError
+from gitbot.github.client import AppRepoOpener, GitHubApp, web_url
+from gitbot.github.events import (
+    Event,
+    InstallationChanged,
+    InstallationRepositoriesChanged,
+    IssueCommentCreated,
+    Ping,
+    PullRequestChanged,
+    Push,
+    parse_command,
+    parse_event,
+)
+from gitbot.github.feedback import GitHubFeedback
+from gitbot.gitrepo import CachedRepo, RepoCache
+from gitbot.metrics import GITHUB_RATE_LIMIT, GITHUB_RATE_REMAINING, PULL_REQUESTS, RUNS
+from gitbot.pipeline.engine import DockerEngine
+from gitbot.pipeline.runner import WorkflowRunner
+from gitbot.pipeline.setup import RunnerConfig, make_runner
+from gitbot.reconcile.repositories import (
+    NotASourceRepository,
+    ReconcileReport,
+    ReconcileRequest,
+    reconcile,
+)
+from gitbot.reconcile.workflows import RunnerFactory
+from gitbot.secrets import Redactor
+from gitbot.source.changes import affected_promises
+from gitbot.source.snapshot import SourceSnapshot, read_snapshot
+from gitbot.statusdb import StatusStore
+from gitbot.work.store import Job, Store
+
+log = logging.getLogger("gitbot.worker")
+ROUTE, RECONCILE, PREVIEW = "route", "reconcile", "preview"
+ZERO_SHA = "0" * 40
+WRITE_PERMISSIONS = ("admin", "maintain", "write")
+TRUSTED_AUTHORS = ("OWNER", "MEMBER", "COLLABORATOR")  # GitHub's author_association values
+RETRY_REASON = "retryAfter"  # a job the scheduler queued because a workflow asked to retry
+
+
+class Service:
+    """The worker's side of gitbot: everything a job needs, built once."""
+
+    def __init__(
+        self,
+        store: Store,
+        github: GitHubApp,
+        cache: RepoCache,
+        status: StatusStore,
+        runner_config: RunnerConfig,
+        redactor: Redactor,
+        workers_per_job: int = 2,
+    ) -> None:
+        self.store = store
+        self.github = github
+        self.cache = AppRepoOpener(cache, github)
+        self.status = status
+        self.runner_config = runner_config
+        self.redactor = redactor
+        self.workers_per_job = workers_per_job
+
+    def handle(self, job: Job) -> dict[str, Any]:
+        """Run one job; the returned result is stored with it (and shown on the runs page)."""
+        if job.kind == ROUTE:
+            return self.route(str(job.payload["guid"]))
+        if job.kind in (RECONCILE, PREVIEW):
+            return self.reconcile(job)
+        raise UserError(f"unknown job kind {job.kind!r}")
+
+    # --- routing deliveries -----------------------------------------------------------------
+
+    def route(self, guid: str) -> dict[str, Any]:
+        delivery = self.store.delivery(guid)
+        if delivery is None:
+            raise UserError(f"delivery {guid} is not stored")
+        event = parse_event(delivery.event, delivery.payload)
+        try:
+            outcome = self._route(guid, event)
+        except Exception as e:
+            self.store.set_delivery_status(guid, "failed", self.redactor(str(e)))
+            raise
+        status = "ignored" if outcome.startswith("ignored") else "succeeded"
+        self.store.set_delivery_status(guid, status, outcome)
+        log.info("delivery %s: %s", guid, outcome, extra={"delivery": guid})
+        return {"delivery": guid, "outcome": outcome}
+
+    def _route(self, guid: str, event: Event) -> str:
+        if isinstance(event, Ping):
+            return "pong"
+        if isinstance(event, Push):
+            return self._push(guid, event)
+        if isinstance(event, InstallationChanged):
+            names = [r.full_name for r in event.repositories]
+            if event.action == "deleted":
+                for name in names:
+                    self.store.forget_repository(name)
+                return f"forgot {len(names)} repositories"
+            if event.action != "created":
+                return f"ignored: installation {event.action} needs no work"
+            return self._register(guid, event.installation_id, names)
+        if isinstance(event, InstallationRepositoriesChanged):
+            for ref in event.removed:
+                self.store.forget_repository(ref.full_name)
+            return self._register(guid, event.installation_id, [r.full_name for r in event.added])
+        if isinstance(event, PullRequestChanged):
+            return self._pull_request(guid, event)
+        if isinstance(event, IssueCommentCreated):
+            return self._comment(guid, event)
+        return "ignored: nothing to do"
+
+    def _register(self, guid: str, installation: int, names: Sequence[str]) -> str:
+        for name in names:
+            self.store.register_repository(name, installation)
+            self.store.enqueue(RECONCILE, name, None, None, {"reason": "installed"}, guid)
+        return f"registered {len(names)} repositories; initial reconcile queued"
+
+    def _push(self, guid: str, push: Push) -> str:
+        repo = push.repository.full_name
+        if push.deleted or push.branch is None:
+            return f"ignored: {push.ref} was deleted or is not a branch"
+        if push.installation_id is not None:
+            self.store.register_repository(
+                repo, push.installation_id, push.repository.default_branch
+            )
+        source = self.cache.open(repo)
+        after = read_snapshot(source, repo, push.after)
+        config = after.config
+        if not config.state_repository:
+            return f"ignored: {repo} has no stateRepository in .gitbot.yaml"
+        wanted = config.source_branch or push.repository.default_branch
+        if push.branch != wanted:
+            return f"ignored: push to {push.branch}, gitbot follows {wanted}"
+        affected = affected_promises(self._snapshot(source, repo, push.before), after)
+        if affected is None:
+            self.store.enqueue(RECONCILE, repo, None, push.after, {"reason": "push"}, guid)
+            return f"reconcile of {repo} at {push.after[:12]} queued"
+        for promise in sorted(affected):
+            self.store.enqueue(RECONCILE, repo, promise, push.after, {"reason": "push"}, guid)
+        if not affected:
+            return "no Promise changed"
+        return f"queued {', '.join(sorted(affected))} at {push.after[:12]}"
+
+    def _snapshot(self, source: CachedRepo, repo: str, commit: str) -> SourceSnapshot | None:
+        if commit == ZERO_SHA:
+            return None
+        try:
+            return read_snapshot(source, repo, commit)
+        except GitbotError:
+            return None  # a force-push may have dropped it: rerun everything
+
+    def _pull_request(self, guid: str, event: PullRequestChanged) -> str:
+        name = event.repository.full_name
+        if event.action == "closed":
+            verb = "merged" if event.merged else "closed without merging"
+            PULL_REQUESTS.labels(action="merged" if event.merged else "closed").inc()
+            return f"pull request #{event.number} on {name} {verb}"
+        if event.action not in ("opened", "synchronize", "reopened"):
+            return f"ignored: pull_request {event.action} needs no work"
+        if event.from_fork and event.author_association not in TRUSTED_AUTHORS:
+            # A preview runs the pull request's own Promises, images included: from a stranger's
+            # fork, that is anybody's code on this machine.
+            return (
+                f"ignored: pull request #{event.number} comes from a fork by "
+                f"{event.sender} ({event.author_association.lower()}); previews of forks run "
+                "only for the repository's owners, members and collaborators"
+            )
+        source = self.cache.open(name)
+        source.ensure_pull_request_commit(event.number, event.head_sha)
+        snapshot = read_snapshot(source, name, event.head_sha)
+        if not snapshot.config.state_repository:
+            return f"ignored: {name} is not a source repository (no stateRepository)"
+        payload = {"reason": "preview", "pull_request": event.number}
+        self.store.enqueue(PREVIEW, name, None, event.head_sha, payload, guid)
+        return f"preview of pull request #{event.number} at {event.head_sha[:12]} queued"
+
+    def _comment(self, guid: str, event: IssueCommentCreated) -> str:
+        command = parse_command(event.body)
+        if command is None:
+            return "ignored: not a gitbot command"
+        name = event.repository.full_name
+        repo = self.github.repo(name)
+        permission = repo.get_collaborator_permission(event.author)
+        if permission not in WRITE_PERMISSIONS:
+            return f"ignored: {event.author} has {permission} access; gitbot needs write"
+        repo.get_issue(event.issue_number).get_comment(event.comment_id).create_reaction("+1")
+        self.store.enqueue(RECONCILE, name, command.promise, None, {"reason": "comment"}, guid)
+        what = f"{name} {command.promise}" if command.promise else name
+        return f"reconcile of {what} queued by {event.author}"
+
+    # --- reconciling --------------------------------------------------------------------------
+
+    def reconcile(self, job: Job) -> dict[str, Any]:
+        started = time.monotonic()
+        repo = job.repository
+        request = ReconcileRequest(
+            source=repo,
+            source_url=repo,
+            source_ref=job.commit,
+            only=(job.promise,) if job.promise else (),
+            preview=job.kind == PREVIEW,
+            resume=job.payload.get("reason") == RETRY_REASON,
+            pull_request=job.payload.get("pull_request") if job.kind == PREVIEW else None,
+        )
+        feedback = GitHubFeedback(
+            self.github,
+            repo,
+            None,
+            self.redactor,
+            on_pull_request=lambda action: PULL_REQUESTS.labels(action=action).inc(),
+        )
+        outcome = "failed"
+        try:
+            try:
+                report = reconcile(
+                    request,
+                    self.cache,
+                    self.status,
+                    self._runners(),
+                    feedback,
+                    workers=self.workers_per_job,
+                )
+            except NotASourceRepository:
+                # An installation covers state repositories too: nothing to run for them.
+                outcome = "not a source repository"
+                return {"source": repo, "outcome": outcome}
+            outcome = "failed" if report.failed else "succeeded"
+        finally:
+            RUNS.labels(promise=job.promise or "*", result=outcome).observe(
+                time.monotonic() - started
+            )
+        self._observe_rate_limit(repo)
+        now = datetime.now(UTC)
+        if job.promise is None and job.kind == RECONCILE:
+            summary = json.dumps({"outcome": outcome, "interval": _interval(report.snapshot)})
+            self.store.set_last_reconcile(repo, now, summary)
+        if job.kind != PREVIEW:
+            self.store.add_retries(repo, _retries(report, now))
+        result = _result(report, feedback.pr_urls)
+        result["check_runs"] = (
+            f"{web_url(self.github.settings.api_url)}/{repo}/commit/{report.snapshot.commit}/checks"
+        )
+        return result
+
+    def _observe_rate_limit(self, repo: str) -> None:
+        # PyGithub keeps the last response's x-ratelimit-* headers: no extra call needed.
+        remaining, limit = self.github.client_for(repo).rate_limiting
+        if limit > 0:
+            GITHUB_RATE_REMAINING.set(remaining)
+            GITHUB_RATE_LIMIT.set(limit)
+
+    def _runners(self) -> RunnerFactory:
+        config, redactor = self.runner_config, self.redactor
+
+        @contextmanager
+        def runner() -> Iterator[WorkflowRunner]:
+            engine = DockerEngine(config.engine_url)
+            try:
+                yield make_runner(config, engine, redactor)
+            finally:
+                engine.close()
+
+        return runner
+
+
+def _interval(snapshot: SourceSnapshot) -> float:
+    """The repository's rerun interval: its own, or a Promise's shorter one (it wins in Kratix)."""
+    seconds = snapshot.config.reconcile_interval.total_seconds()
+    for promise in snapshot.promises:
+        if promise.reconciliation_interval is not None:
+            seconds = min(seconds, promise.reconciliation_interval.total_seconds())
+    return seconds
+
+
+def _retries(report: ReconcileReport, now: datetime) -> dict[str, datetime]:
+    """When each Promise asked to run again (workflow-control `retryAfter`), the earliest."""
+    retries: dict[str, datetime] = {}
+    for outcomes in report.outcomes.values():
+        for outcome in outcomes:
+            delay = outcome.run.retry_after if outcome.run is not None else None
+            if delay is not None:
+                promise = outcome.key.promise
+                retries[promise] = min(retries.get(promise, now + delay), now + delay)
+    return retries
+
+
+def _result(report: ReconcileReport, pr_urls: Mapping[str, str]) -> dict[str, Any]:
+    """What the runs page shows: branches, PRs, objects, pipelines, containers, logs."""
+    return {
+        "source": report.snapshot.source,
+        "commit": report.snapshot.commit,
+        "failed": report.failed,
+        "problems": [str(p) for p in report.snapshot.objects.problems],
+        "branches": [
+            {
+                "branch": r.branch,
+                "action": r.action,
+                "commit": r.commit,
+                "added": list(r.added),
+                "changed": list(r.changed),
+                "removed": list(r.removed),
+                "detail": r.detail,
+                "pull_request": pr_urls.get(r.branch),
+            }
+            for r in report.results
+        ],
+        "objects": [
+            {
+                "key": str(o.key),
+                "action": o.action,
+                "result": "failed" if o.failed else (o.run.outcome if o.run else o.action),
+                "failure": o.failure_text,
+                "note": o.note,
+                "pipelines": [
+                    {
+                        "name": p.name,
+                        "seconds": p.seconds,
+                        "containers": [
+                            {
+                                "name": c.name,
+                                "image": c.image,
+                                "seconds": c.seconds,
+                                "exit_code": c.exit_code,
+                                "log": c.log[-4000:],
+                            }
+                            for c in p.containers
+                        ],
+                    }
+                    for p in (o.run.pipelines if o.run else ())
+                ],
+            }
+            for outcomes in report.outcomes.values()
+            for o in outcomes
+        ],
+    }
