@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ghserver.model import AccountType
 from ghserver.server import GitHubServer
-from gitbot.processes import StopSignals
+
+STOP = {signal.SIGINT, signal.SIGTERM}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -72,16 +74,19 @@ def setup(server: GitHubServer, args: argparse.Namespace) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the server, print how to reach it, serve until interrupted."""
     args = parse_args(argv)
-    # Explicit handlers: a process started from a shell's background job inherits an ignored
-    # SIGINT, and Ctrl-C (or a supervisor's SIGTERM) must stop it all the same.
-    stop = StopSignals()
+    # A process started from a shell's background job inherits an ignored SIGINT, and Ctrl-C (or
+    # a supervisor's SIGTERM) must stop it all the same: both are blocked before any thread starts
+    # (threads inherit the mask) and taken by sigwait below.
+    for signum in STOP:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP)
     server = GitHubServer(args.data, log_requests=True)
     server.start(port=args.port, host=args.host)
     try:
         for line in setup(server, args):
             print(line, flush=True)
         print("Serving; Ctrl-C stops.", flush=True)
-        stop.wait()
+        signal.sigwait(STOP)
     finally:
         server.stop()
     return 0
