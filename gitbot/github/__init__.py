@@ -1,1 +1,3 @@
-"""GitHub: App authentication, the API client, pull requests on the state repo, check runs."""
+"""GitHub: webhook events, App authentication, the API client, pull requests, check runs.
+
+May import gitbot.reconcile and everything below it; never gitbot.work, .web or .commands."""

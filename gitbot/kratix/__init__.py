@@ -1,1 +1,3 @@
-"""Kratix objects: model, loading and validation, hashing, and the pure rules of the contract."""
+"""Kratix objects: model, loading and validation, hashing, and the pure rules of the contract.
+
+May import gitbot's base modules only (errors, yamlio, durations): no I/O, no other package."""
