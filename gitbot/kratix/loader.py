@@ -16,6 +16,7 @@ from gitbot.kratix.crdschema import conform
 from gitbot.kratix.defaults import storage_schema
 from gitbot.kratix.objects import (
     KRATIX_API_VERSION,
+    Cleanup,
     CRDInfo,
     Destination,
     FilepathMode,
@@ -37,7 +38,15 @@ PROMISE_SPEC_KEYS = (
     "scheduling",
     "workflows",
 )
-DESTINATION_SPEC_KEYS = ("filepath", "initWorkloads", "path", "stateStoreRef", "strictMatchLabels")
+DESTINATION_SPEC_KEYS = (
+    "cleanup",
+    "filepath",
+    "initWorkloads",
+    "path",
+    "stateStoreRef",
+    "strictMatchLabels",
+)
+CLEANUP_POLICIES = ("none", "all")
 FILEPATH_MODES = ("nestedByMetadata", "none", "aggregatedYAML")
 MIN_RECONCILIATION_INTERVAL = timedelta(minutes=1)
 REQUEST_NAME_MAX = 63
@@ -299,6 +308,8 @@ def _destination(doc: YamlDocument) -> tuple[Destination | None, list[Problem], 
     if init is not None:
         ck.keys(init, ("spec", "initWorkloads"), ("enabled",))
         enabled = ck.get(init, ("spec", "initWorkloads"), "enabled", "a boolean")
+    cleanup = ck.get(spec, ("spec",), "cleanup", "a string") or "none"
+    ck.one_of(cleanup, ("spec", "cleanup"), CLEANUP_POLICIES)
     if name is None or ck.errors:
         return None, ck.errors, ck.warnings
     destination = Destination(
@@ -310,6 +321,7 @@ def _destination(doc: YamlDocument) -> tuple[Destination | None, list[Problem], 
         aggregated_filename=filename,
         strict_match_labels=bool(strict),
         init_workloads=enabled is not False,
+        cleanup=cast(Cleanup, cleanup),
     )
     return destination, ck.errors, ck.warnings
 

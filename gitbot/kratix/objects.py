@@ -14,6 +14,7 @@ KRATIX_VERSION = "v1alpha1"
 WorkflowType = Literal["promise", "resource"]
 Action = Literal["configure", "delete"]
 FilepathMode = Literal["nestedByMetadata", "none", "aggregatedYAML"]
+Cleanup = Literal["none", "all"]
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,12 @@ class Promise(_FromRaw):
 
 @dataclass(frozen=True)
 class Destination:
-    """A Destination: where a group of documents may go, and how files are laid out there."""
+    """A Destination: where a group of documents may go, and how files are laid out there.
+
+    `cleanup` mirrors Kratix's `spec.cleanup` (`api/v1alpha1/destination_types.go`,
+    `internal/controller/destination_controller.go`): `none` (the default) keeps a removed
+    Destination's files and its existing placements; `all` removes them.
+    """
 
     name: str
     source: Source
@@ -134,6 +140,7 @@ class Destination:
     aggregated_filename: str = "aggregated.yaml"
     strict_match_labels: bool = False
     init_workloads: bool = True
+    cleanup: Cleanup = "none"
 
 
 IMPLICIT_DESTINATION = Destination(name="default", source=Source("<implicit>", 0), path="default")

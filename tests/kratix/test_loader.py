@@ -964,7 +964,18 @@ def test_destination_defaults(tmp_path: Path) -> None:
     assert dest.aggregated_filename == "aggregated.yaml"
     assert dest.strict_match_labels is False
     assert dest.init_workloads is True
+    assert dest.cleanup == "none"
     assert dest.source == Source(str(tmp_path / "f0.yaml"), 1)
+
+
+@pytest.mark.parametrize("cleanup", ["none", "all"])
+def test_destination_cleanup(tmp_path: Path, cleanup: str) -> None:
+    """Kratix's `spec.cleanup` enum (api/v1alpha1/destination_types.go): none or all."""
+    (dest,) = load(tmp_path, destination(f"path: d\ncleanup: {cleanup}\n")).destinations
+    assert dest.cleanup == cleanup
+    assert messages(tmp_path, destination("path: d\ncleanup: some\n")) == [
+        "f0.yaml:8: spec.cleanup: must be one of none, all, got 'some'"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -1006,8 +1017,8 @@ def test_destination_errors(tmp_path: Path) -> None:
         "f0.yaml:4: metadata.name: invalid name 'Worker': use lowercase letters, digits, '-' and "
         "'.', starting and ending with a letter or digit",
         "f0.yaml:5: metadata.labels.env: expected a string, got a list",
-        "f0.yaml:11: spec.cluster: unknown key 'cluster' (allowed: filepath, initWorkloads, "
-        "path, stateStoreRef, strictMatchLabels)",
+        "f0.yaml:11: spec.cluster: unknown key 'cluster' (allowed: cleanup, filepath, "
+        "initWorkloads, path, stateStoreRef, strictMatchLabels)",
         "f0.yaml:7: spec.path: path must stay inside the state store, got '../outside'",
         "f0.yaml:9: spec.filepath.mode: must be one of nestedByMetadata, none, aggregatedYAML, "
         "got 'flat'",
