@@ -146,6 +146,11 @@ class _Console:
     def finished(self, report: ReconcileReport) -> None:
         self.inner.finished(report)
         outcomes = {p.branch: p.outcomes for p in report.plans}
+        # --direct: the base branch took every plan that did not fail.
+        outcomes.setdefault(
+            report.base.branch,
+            tuple(o for p in report.plans if not p.failures for o in p.outcomes),
+        )
         for result in report.results:
             self._print_result(report, result, outcomes.get(result.branch, ()))
         pushed = sum(r.action in ("created", "updated", "removed") for r in report.results)
@@ -172,6 +177,8 @@ class _Console:
             print(f"  {_describe(outcome)}", file=self.out)
             for unscheduled in outcome.unscheduled:
                 print(f"    not scheduled: {unscheduled}", file=self.out)
+            for misplaced in outcome.misplaced:
+                print(f"    misplaced: {misplaced}", file=self.out)
         if (
             result.action in ("created", "updated", "unchanged")
             and result.branch != report.base.branch

@@ -66,6 +66,8 @@ def promise_report(
         text += [f"### {o.key}", "", "```", o.failure_text, "```", ""]
     for u in unscheduled:
         text.append(f"- not scheduled: {u}")
+    for m in (m for o in outcomes for m in o.misplaced):
+        text.append(f"- misplaced: {m}")
     text_out = _cut("\n".join(text))
     # Durations differ on every run; the signature leaves them out, so a rerun with the same
     # result writes nothing to GitHub.
@@ -78,6 +80,8 @@ def _table(outcomes: Sequence[ObjectOutcome], timings: bool) -> list[str]:
     lines = ["| Object | Workflow | Result | Pipelines |", "|---|---|---|---|"]
     for o in outcomes:
         result = "failed" if o.failed else (o.run.outcome if o.run else (o.note or o.action))
+        if o.run is not None and o.note:
+            result += f" — {o.note}"  # e.g. a Promise that is Unavailable: which requirement
         pipelines = ""
         if o.run is not None:
             pipelines = ", ".join(

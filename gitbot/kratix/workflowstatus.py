@@ -77,7 +77,11 @@ def finish(
     if action == "configure" and outcome == "succeeded":
         workflows["lastSuccessfulConfigureWorkflowTime"] = _time(now)
         result["lastSuccessfulConfigureWorkflowTime"] = _time(now)
-    conditions = _conditions(action, outcome, now)
+    failed = next(
+        (p.get("name", "") for p in workflows.get("pipelines") or () if p.get("phase") == "Failed"),
+        "",
+    )
+    conditions = _conditions(action, outcome, now, str(failed))
     existing = result.get("conditions")
     result["conditions"] = merge_conditions(
         existing if isinstance(existing, list) else [], conditions
@@ -85,7 +89,12 @@ def finish(
     return result
 
 
-def _conditions(action: Action, outcome: str, now: datetime) -> list[dict[str, str]]:
+def _conditions(
+    action: Action, outcome: str, now: datetime, failed_pipeline: str = ""
+) -> list[dict[str, str]]:
+    """Kratix's conditions and messages (lib/resourceutil/util.go: MarkConfigureWorkflowAsFailed,
+    MarkReconciledFailing, MarkDeleteWorkflowAsFailed, MarkDeleteWorkflowSuspended)."""
+
     def condition(kind: str, state: str, reason: str, message: str) -> dict[str, str]:
         return {
             "type": kind,
@@ -97,9 +106,23 @@ def _conditions(action: Action, outcome: str, now: datetime) -> list[dict[str, s
 
     if action == "delete":
         if outcome == "failed":
-            return [condition("DeleteWorkflowCompleted", "False", "DeleteWorkflowFailed", "")]
+            return [
+                condition(
+                    "DeleteWorkflowCompleted",
+                    "False",
+                    "DeleteWorkflowFailed",
+                    "The Delete Pipeline has failed",
+                )
+            ]
         if outcome == "suspended":
-            return [condition("DeleteWorkflowCompleted", "False", "DeleteWorkflowSuspended", "")]
+            return [
+                condition(
+                    "DeleteWorkflowCompleted",
+                    "False",
+                    "DeleteWorkflowSuspended",
+                    "The delete workflow is suspended",
+                )
+            ]
         return []
     if outcome == "succeeded":
         return [
@@ -122,8 +145,13 @@ def _conditions(action: Action, outcome: str, now: datetime) -> list[dict[str, s
             condition("Reconciled", "Unknown", "WorkflowSuspended", "Workflow suspended"),
         ]
     return [
-        condition("ConfigureWorkflowCompleted", "False", "ConfigureWorkflowFailed", ""),
-        condition("Reconciled", "False", "ConfigureWorkflowFailed", ""),
+        condition(
+            "ConfigureWorkflowCompleted",
+            "False",
+            "ConfigureWorkflowFailed",
+            f"A Configure Pipeline has failed: {failed_pipeline}",
+        ),
+        condition("Reconciled", "False", "ConfigureWorkflowFailed", "Failing"),
     ]
 
 

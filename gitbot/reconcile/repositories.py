@@ -148,6 +148,7 @@ def reconcile(
         config.path,
         preview=request.preview,
         resume=request.resume,
+        history=lambda at: read_snapshot(source_repo, request.source, at),
     )
     report.outcomes = reconcile_all(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)

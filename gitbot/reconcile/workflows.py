@@ -2,23 +2,46 @@
 
 For each Promise: its configure workflow, then each of its requests' configure workflows, then
 the delete workflows of requests that left the source. A Promise that left the source runs its
-own delete pipeline, then its requests'. Independent Promises run concurrently.
+own delete pipeline, then its requests'. Independent Promises run concurrently; a Promise
+waits for the Promises it requires (`spec.requiredPromises`) to settle whether they are
+Available, as Kratix's promise controller decides (`internal/controller/promise_controller.go`):
+a Promise is Available when its configure workflow completed and its requirements are
+fulfilled, and only an Available Promise's requests run (`internal/controller/
+dynamic_resource_request_controller.go`, `promiseCannotFulfilResourceRequests`); the others are
+held, keeping their files, while removed requests still run their delete workflows (Kratix
+deletes before it checks availability). An object whose configure workflow ran, even if it
+never succeeded, runs its delete workflow when it leaves the source: Kratix adds the delete
+finalizer before the first run (`addFinalizers` in the same controllers).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from gitbot import yamlio
 from gitbot.errors import GitbotError
 from gitbot.kratix.hashing import promise_hash, resource_hash
 from gitbot.kratix.layout import workplacement_name
 from gitbot.kratix.loader import load_texts
-from gitbot.kratix.objects import Destination, Promise, ResourceRequest, Source
+from gitbot.kratix.objects import KRATIX_GROUP, Destination, Promise, ResourceRequest, Source
+from gitbot.kratix.requirements import (
+    RequiredView,
+    Requirements,
+    evaluate,
+    is_available,
+    promise_version,
+    request_held,
+    request_released,
+    required_promises,
+    with_availability,
+    with_requirements,
+)
 from gitbot.kratix.workflow import WorkflowTarget
 from gitbot.pipeline.runner import WorkflowRun, WorkflowRunner
 from gitbot.source.snapshot import SourceSnapshot
@@ -50,32 +73,108 @@ class ReconcileContext:
     # status: it shows what would happen without changing anything.
     preview: bool = False
     resume: bool = False  # suspended objects resume from their suspended pipeline
+    # The source at an earlier commit: where an object that ran but left no record (its
+    # configure workflow never succeeded) is read back to run its delete workflow.
+    history: Callable[[str], SourceSnapshot] | None = None
 
     @property
     def destinations(self) -> list[Destination]:
         return self.snapshot.destinations
 
 
+class Availability:
+    """Whether each Promise is Available, settled as its reconcile goes (thread-safe).
+
+    A Promise reconciled in this run is waited for; any other is as its stored status says
+    (Kratix reads the required Promise's `status.status`)."""
+
+    def __init__(self, ctx: ReconcileContext, running: Sequence[str] = ()) -> None:
+        self._ctx = ctx
+        self._events = {name: threading.Event() for name in running}
+        self._order = {name: i for i, name in enumerate(running)}
+        self._available: dict[str, bool] = {}
+        self._promises = {p.name: p for p in ctx.snapshot.promises}
+
+    def settle(self, name: str, available: bool) -> None:
+        """Record a Promise's availability once; later calls for it change nothing."""
+        event = self._events.get(name)
+        if event is not None and not event.is_set():
+            self._available[name] = available
+            event.set()
+
+    def view(self, name: str, waiting: str) -> RequiredView | None:
+        """What `waiting` may know of the Promise `name` it requires; None when absent."""
+        promise = self._promises.get(name)
+        if promise is None:
+            return None
+        return RequiredView(promise_version(promise), self._is_available(name, waiting))
+
+    def stored(self, name: str) -> bool:
+        stored = self._ctx.status.get(self._ctx.snapshot.source, _status_key(_promise_key(name)))
+        return is_available(stored.status if stored else None)
+
+    def _is_available(self, name: str, waiting: str) -> bool:
+        event = self._events.get(name)
+        if event is None:
+            return self.stored(name)
+        # Promises start in requirement order, so a required one earlier in the order is
+        # running or done; one later is in (or behind) a requirement cycle and can never be
+        # Available, as in Kratix where each waits for the other forever.
+        if self._order[name] >= self._order.get(waiting, len(self._order)):
+            return False
+        event.wait()
+        return self._available[name]
+
+
 def reconcile_all(
     ctx: ReconcileContext, only: Sequence[str] = (), workers: int = 2
 ) -> dict[str, list[ObjectOutcome]]:
     """Outcomes by Promise name, for every current or previously recorded Promise."""
+    ctx = replace(ctx, previous={**_unrecorded(ctx), **ctx.previous})
     names = {p.name for p in ctx.snapshot.promises} | {k.promise for k in ctx.previous}
     if only:
         names &= set(only)
+    order = requirement_order(ctx.snapshot.promises, names)
+    availability = Availability(ctx, order)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(lambda name: (name, reconcile_promise(ctx, name)), sorted(names))
-        return dict(results)
+        # Submitted in requirement order: a worker only ever waits for an earlier Promise.
+        futures = {name: pool.submit(reconcile_promise, ctx, name, availability) for name in order}
+        return {name: futures[name].result() for name in sorted(futures)}
 
 
-def reconcile_promise(ctx: ReconcileContext, name: str) -> list[ObjectOutcome]:
+def requirement_order(promises: Sequence[Promise], names: set[str]) -> list[str]:
+    """`names` with every required Promise before the Promises requiring it (by name among
+    equals); Promises in or behind a requirement cycle come last."""
+    required = {
+        p.name: {r.name for r in required_promises(p)} & names for p in promises if p.name in names
+    }
+    order: list[str] = []
+    placed: set[str] = set()
+    pending = sorted(names)
+    while True:
+        ready = [n for n in pending if required.get(n, set()) <= placed]
+        if not ready:
+            break
+        order.extend(ready)
+        placed.update(ready)
+        pending = [n for n in pending if n not in placed]
+    return order + pending
+
+
+def reconcile_promise(
+    ctx: ReconcileContext, name: str, availability: Availability | None = None
+) -> list[ObjectOutcome]:
     """Every workflow of one Promise and its requests; errors stay with this Promise."""
+    availability = availability or Availability(ctx)
     promise = next((p for p in ctx.snapshot.promises if p.name == name), None)
     previous = {k: r for k, r in ctx.previous.items() if k.promise == name}
-    with ctx.runners() as runner:
-        if promise is None:
-            return _removed_promise(ctx, runner, name, previous)
-        return _current_promise(ctx, runner, promise, previous)
+    try:
+        with ctx.runners() as runner:
+            if promise is None:
+                return _removed_promise(ctx, runner, name, previous)
+            return _current_promise(ctx, runner, promise, previous, availability)
+    finally:
+        availability.settle(name, False)  # whatever went wrong, nobody waits forever
 
 
 def _current_promise(
@@ -83,25 +182,41 @@ def _current_promise(
     runner: WorkflowRunner,
     promise: Promise,
     previous: Mapping[ObjectKey, ObjectRecord],
+    availability: Availability,
 ) -> list[ObjectOutcome]:
     key = ObjectKey.of_promise(promise)
     requests = {ObjectKey.of_request(promise, r): r for r in ctx.snapshot.requests_of(promise.name)}
     if promise.paused:
+        availability.settle(promise.name, availability.stored(promise.name))
         paused = [ObjectOutcome(key, "paused", note="kratix.io/paused is set on the Promise")]
         return paused + [
             ObjectOutcome(k, "skipped", note="its Promise is paused") for k in requests
         ]
-    outcomes = [_configure(ctx, runner, promise, None, previous.get(key))]
-    if not outcomes[0].changes_state:
-        return outcomes + [
-            ObjectOutcome(k, "skipped", note="the Promise's workflow did not complete")
-            for k in requests
-        ]
+    requirements = evaluate(
+        required_promises(promise), lambda name: availability.view(name, promise.name)
+    )
+    status = with_requirements(_stored_status(ctx, key) or {}, requirements, _now())
+    configured = _configure(ctx, runner, promise, None, previous.get(key), status)
+    available = _completed(configured) and requirements.fulfilled
+    _restore_status(ctx, key, lambda s: with_availability(s, available, _now()))
+    availability.settle(promise.name, available)
+    if not requirements.fulfilled:
+        configured = replace(configured, note=requirements.summary())
+    outcomes = [configured]
+    held = "" if available else _held_note(promise, configured, requirements)
     for request_key, request in requests.items():
         if request.paused:
             outcomes.append(ObjectOutcome(request_key, "paused", note="kratix.io/paused is set"))
+        elif held:
+            # Kratix's dynamic controller marks the request and leaves it (and its files) be.
+            _restore_status(ctx, request_key, lambda s: request_held(s, _now()))
+            outcomes.append(ObjectOutcome(request_key, "skipped", note=held))
         else:
-            outcomes.append(_configure(ctx, runner, promise, request, previous.get(request_key)))
+            stored = _stored_status(ctx, request_key)
+            released = request_released(stored, _now()) if stored is not None else None
+            outcomes.append(
+                _configure(ctx, runner, promise, request, previous.get(request_key), released)
+            )
     for old_key, record in sorted(previous.items(), key=lambda kv: str(kv[0])):
         if old_key.is_promise or old_key in requests:
             continue
@@ -111,6 +226,26 @@ def _current_promise(
         request = _request_from_record(promise, record)
         outcomes.append(_delete(ctx, runner, promise, request, old_key))
     return outcomes
+
+
+def _completed(outcome: ObjectOutcome) -> bool:
+    """A configure workflow that ran every pipeline through (none failed or suspended)."""
+    return not outcome.failed and outcome.run is not None and outcome.run.outcome == "succeeded"
+
+
+def _held_note(promise: Promise, configured: ObjectOutcome, requirements: Requirements) -> str:
+    """Why a request of an Unavailable Promise does not run, in Kratix's words."""
+    if not requirements.fulfilled:
+        missing = ", ".join(str(s) for s in requirements.missing)
+        why = f"its Promise's requirements are not fulfilled ({missing})"
+    elif configured.run is not None and configured.run.outcome == "suspended":
+        why = "its Promise's configure workflow is suspended"
+    else:
+        why = "its Promise's configure workflow did not complete"
+    return (
+        f"held: Promise {promise.name} is Unavailable, {why}; "
+        "PromiseAvailable=False (PromiseRequirementsNotInstalled); its files are kept"
+    )
 
 
 def _removed_promise(
@@ -145,14 +280,18 @@ def _configure(
     promise: Promise,
     request: ResourceRequest | None,
     previous: ObjectRecord | None,
+    status: Mapping[str, Any] | None = None,
 ) -> ObjectOutcome:
+    """Run one configure workflow from `status` (default: the stored one) and place its files."""
     key = (
         ObjectKey.of_promise(promise) if request is None else ObjectKey.of_request(promise, request)
     )
     target = WorkflowTarget(promise, "configure", request, dry_run=ctx.preview)
     spec_hash = promise_hash(promise) if request is None else resource_hash(promise, request)
     start = _resume_point(ctx, key, target, spec_hash)
-    run = runner.run(target, _stored_status(ctx, key), start_at=start)
+    if status is None:
+        status = _stored_status(ctx, key)
+    run = runner.run(target, status, start_at=start)
     _store_status(ctx, key, run, spec_hash)
     finished = any(p.outcome == "succeeded" for p in run.pipelines)
     if run.outcome == "failed" or (run.outcome == "suspended" and not finished):
@@ -246,7 +385,9 @@ def _files_of(
         },
         aggregated=aggregated,
     )
-    return ObjectOutcome(key, "configure", run, record, files, schedule.unscheduled)
+    return ObjectOutcome(
+        key, "configure", run, record, files, schedule.unscheduled, schedule.misplaced
+    )
 
 
 def _delete(
@@ -293,6 +434,78 @@ def _promise_from_record(record: ObjectRecord) -> Promise:
 
 def _status_key(key: ObjectKey) -> str:
     return f"{key.group}/{key.kind}/{key.namespace}/{key.name}"
+
+
+def _promise_key(name: str) -> ObjectKey:
+    return ObjectKey(name, KRATIX_GROUP, "Promise", "", name)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _restore_status(
+    ctx: ReconcileContext, key: ObjectKey, change: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> None:
+    """Change an object's stored status in place (nothing for a preview or an unseen object)."""
+    if ctx.preview:
+        return
+    stored = ctx.status.get(ctx.snapshot.source, _status_key(key))
+    if stored is not None:
+        ctx.status.put(
+            ctx.snapshot.source, _status_key(key), replace(stored, status=change(stored.status))
+        )
+
+
+def _unrecorded(ctx: ReconcileContext) -> dict[ObjectKey, ObjectRecord]:
+    """Objects whose workflows ran (their status is stored) but that left no record, because
+    no configure workflow of theirs ever completed, and that have since left the source: read
+    back from the commit they last ran at, so their delete workflows run."""
+    if ctx.history is None or ctx.preview:
+        return {}
+    current = {_status_key(ObjectKey.of_promise(p)) for p in ctx.snapshot.promises}
+    for promise in ctx.snapshot.promises:
+        if promise.api is not None:
+            current |= {
+                _status_key(ObjectKey.of_request(promise, r))
+                for r in ctx.snapshot.requests_of(promise.name)
+            }
+    recorded = {_status_key(k) for k in ctx.previous}
+    found: dict[ObjectKey, ObjectRecord] = {}
+    snapshots: dict[str, SourceSnapshot | None] = {}
+    for status_key, stored in ctx.status.all(ctx.snapshot.source).items():
+        if status_key in current or status_key in recorded:
+            continue
+        commit = stored.source_commit
+        if commit not in snapshots:
+            snapshots[commit] = _at(ctx.history, commit)
+        then = snapshots[commit]
+        record = _record_at(then, status_key) if then is not None else None
+        if record is not None:
+            found[record.key] = record
+    return found
+
+
+def _at(history: Callable[[str], SourceSnapshot], commit: str) -> SourceSnapshot | None:
+    try:
+        return history(commit)
+    except GitbotError:
+        return None  # gone (a force-push): nothing to read the object back from
+
+
+def _record_at(snapshot: SourceSnapshot, status_key: str) -> ObjectRecord | None:
+    """A file-less record of the object with this status key in an earlier snapshot."""
+    for promise in snapshot.promises:
+        key = ObjectKey.of_promise(promise)
+        if _status_key(key) == status_key:
+            return ObjectRecord(key, snapshot.source, promise.source.file, "", promise.raw)
+        if promise.api is None:
+            continue
+        for request in snapshot.requests_of(promise.name):
+            key = ObjectKey.of_request(promise, request)
+            if _status_key(key) == status_key:
+                return ObjectRecord(key, snapshot.source, request.source.file, "", request.raw)
+    return None
 
 
 def _stored_status(ctx: ReconcileContext, key: ObjectKey) -> dict[str, object] | None:

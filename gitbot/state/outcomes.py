@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gitbot.pipeline.runner import WorkflowRun
-from gitbot.state.placement import Unscheduled
+from gitbot.state.placement import Misplaced, Unscheduled
 from gitbot.state.records import ObjectKey, ObjectRecord
 
 OutcomeAction = Literal["configure", "delete", "paused", "skipped"]
@@ -27,6 +27,7 @@ class ObjectOutcome:
     record: ObjectRecord | None = None
     files: Mapping[str, bytes] = field(default_factory=dict)
     unscheduled: tuple[Unscheduled, ...] = ()
+    misplaced: tuple[Misplaced, ...] = ()  # kept where its selectors no longer match
     error: str | None = None
     note: str = ""
     partial: bool = False  # suspended: files of the finished pipelines only, nothing removed

@@ -42,11 +42,32 @@ class Unscheduled:
 
 
 @dataclass(frozen=True)
+class Misplaced:
+    """A resource group kept on a Destination its selectors no longer match.
+
+    Kratix keeps the WorkPlacement, labels it `kratix.io/misplaced: "true"` and sets
+    ScheduleSucceeded=False, reason DestinationSelectorMismatch, with this message
+    (`internal/controller/scheduler.go`, `internal/controller/workplacement_controller.go`)."""
+
+    work: WorkRef
+    group: WorkloadGroup
+    destination: str
+
+    def __str__(self) -> str:
+        where = "output root" if self.group.directory == "." else f"'{self.group.directory}/'"
+        return (
+            f"{self.work.work_name} {where} on Destination {self.destination}: "
+            "Target destination no longer matches destinationSelectors"
+        )
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """Where a set of Works go, and which groups could not go anywhere."""
+    """Where a set of Works go, which groups could not go anywhere, which stayed misplaced."""
 
     placements: tuple[Placement, ...] = ()
     unscheduled: tuple[Unscheduled, ...] = ()
+    misplaced: tuple[Misplaced, ...] = ()
 
 
 def schedule_run(
@@ -58,6 +79,7 @@ def schedule_run(
     promise, request = run.target.promise, run.target.request
     placements: list[Placement] = []
     unscheduled: list[Unscheduled] = []
+    misplaced: list[Misplaced] = []
     for pipeline in run.pipelines:
         if pipeline.outcome != "succeeded":
             continue
@@ -78,7 +100,11 @@ def schedule_run(
             if not chosen:
                 unscheduled.append(Unscheduled(work, group))
             placements.extend(Placement(dest, work, group) for dest in chosen)
-    return Schedule(tuple(placements), tuple(unscheduled))
+            matching = {d.name for d in matching_destinations(group.selectors, destinations)}
+            misplaced.extend(
+                Misplaced(work, group, d.name) for d in chosen if d.name not in matching
+            )
+    return Schedule(tuple(placements), tuple(unscheduled), tuple(misplaced))
 
 
 def schedule_static_dependencies(promise: Promise, destinations: Sequence[Destination]) -> Schedule:
@@ -98,6 +124,7 @@ def merge_schedules(schedules: Sequence[Schedule]) -> Schedule:
     return Schedule(
         tuple(p for s in schedules for p in s.placements),
         tuple(u for s in schedules for u in s.unscheduled),
+        tuple(m for s in schedules for m in s.misplaced),
     )
 
 

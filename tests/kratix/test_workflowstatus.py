@@ -13,6 +13,10 @@ def reasons(status: dict) -> list[tuple[str, str, str]]:
     return [(c["type"], c.get("status", ""), c.get("reason", "")) for c in status["conditions"]]
 
 
+def messages(status: dict) -> list[str]:
+    return [c.get("message", "") for c in status["conditions"]]
+
+
 def test_a_failed_configure_workflow_counts_and_conditions() -> None:
     status = workflowstatus.start({"conditions": [{"type": "Ready"}]}, ["a", "b"], NOW)
     status = workflowstatus.mark(status, "a", "Succeeded", NOW)
@@ -27,17 +31,20 @@ def test_a_failed_configure_workflow_counts_and_conditions() -> None:
         ("ConfigureWorkflowCompleted", "False", "ConfigureWorkflowFailed"),
         ("Reconciled", "False", "ConfigureWorkflowFailed"),
     ]
+    # Kratix's messages (lib/resourceutil/util.go), naming the pipeline that failed.
+    assert messages(status)[1:] == ["A Configure Pipeline has failed: b", "Failing"]
     assert status["conditions"][0] == {"type": "Ready"}  # a pipeline's own condition stays
     assert "lastSuccessfulConfigureWorkflowTime" not in status
 
 
 def test_delete_workflows_report_only_when_they_do_not_complete() -> None:
-    for outcome, reason in (
-        ("failed", "DeleteWorkflowFailed"),
-        ("suspended", "DeleteWorkflowSuspended"),
+    for outcome, reason, message in (
+        ("failed", "DeleteWorkflowFailed", "The Delete Pipeline has failed"),
+        ("suspended", "DeleteWorkflowSuspended", "The delete workflow is suspended"),
     ):
         status = workflowstatus.finish(workflowstatus.start({}, ["d"], NOW), "delete", outcome, NOW)
         assert reasons(status) == [("DeleteWorkflowCompleted", "False", reason)]
+        assert messages(status) == [message]
     done = workflowstatus.finish(workflowstatus.start({}, ["d"], NOW), "delete", "succeeded", NOW)
     assert done["conditions"] == []
 
