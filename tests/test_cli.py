@@ -49,6 +49,8 @@ def test_validate_lists_every_problem_with_file_and_line(
         "metadata:\n"
         "  name: d\n"
         "spec:\n"
+        "  path: d\n"
+        "  stateStoreRef: {kind: GitStateStore, name: default}\n"
         "  filepath:\n"
         "    mode: flat\n"
         "---\n"
@@ -58,8 +60,8 @@ def test_validate_lists_every_problem_with_file_and_line(
     )
     assert main(["validate", str(bad)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"{bad}:7: spec.filepath.mode: ")
-    assert lines[1].startswith(f"{bad}:11: metadata")
+    assert lines[0].startswith(f"{bad}:9: spec.filepath.mode: ")
+    assert lines[1].startswith(f"{bad}:13: metadata")
     assert lines[-1] == "2 problem(s) found"
 
 

@@ -45,9 +45,36 @@ def conform(schema: Mapping[str, Any] | None, obj: Mapping[str, Any]) -> Conform
     checked = {k: v for k, v in obj.items() if k not in _ALWAYS_KEPT}
     body = _prune(schema, checked, (), result.pruned)
     body = apply_defaults(schema, body)
-    _validate(schema, body, (), result.errors)
+    _validate(_root(schema, obj), {**_type_meta(obj), **body}, (), result.errors)
     result.value = {**kept, **body}
     return result
+
+
+def _type_meta(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """apiVersion and kind: part of the object the API server validates against the schema."""
+    return {key: obj[key] for key in ("apiVersion", "kind") if key in obj}
+
+
+def _root(schema: Mapping[str, Any], obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The root schema as applied to a whole request.
+
+    `apiVersion` and `kind` are checked like any field, so a root that lists them under
+    `required` (as operator CRDs often do) accepts a request that has them. `metadata` is the
+    API server's own (ObjectMeta, checked elsewhere) and `status` belongs to the status
+    subresource: a root requiring either is satisfied when the request has it.
+    """
+    required = schema.get("required")
+    properties = schema.get("properties")
+    if not isinstance(required, list) and not isinstance(properties, Mapping):
+        return schema
+    root = dict(schema)
+    if isinstance(required, list):
+        root["required"] = [k for k in required if k not in ("metadata", "status") or k not in obj]
+    if isinstance(properties, Mapping):
+        root["properties"] = {
+            k: v for k, v in properties.items() if k not in ("metadata", "status")
+        }
+    return root
 
 
 # --- pruning ----------------------------------------------------------------------------------

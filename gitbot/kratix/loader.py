@@ -25,17 +25,18 @@ from gitbot.kratix.objects import (
     Source,
     Workflows,
 )
-from gitbot.kratix.validate import Checker, check_pipelines
+from gitbot.kratix.validate import DROPPED, Checker, check_object_meta, check_pipelines
 from gitbot.yamlio import Path, YamlDocument, load_file, load_text
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 OBJECT_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
+# The fields of Kratix's CRDs (config/crd/bases/platform.kratix.io_promises.yaml,
+# ..._destinations.yaml); the API server drops any other, so gitbot warns and ignores it.
 PROMISE_SPEC_KEYS = (
     "api",
     "dependencies",
     "destinationSelectors",
     "requiredPromises",
-    "scheduling",
     "workflows",
 )
 DESTINATION_SPEC_KEYS = (
@@ -47,8 +48,10 @@ DESTINATION_SPEC_KEYS = (
     "strictMatchLabels",
 )
 CLEANUP_POLICIES = ("none", "all")
+STATE_STORE_KINDS = ("BucketStateStore", "GitStateStore")
 FILEPATH_MODES = ("nestedByMetadata", "none", "aggregatedYAML")
-MIN_RECONCILIATION_INTERVAL = timedelta(minutes=1)
+MIN_RECONCILIATION_INTERVAL = timedelta(minutes=1)  # v1alpha1.MinReconciliationInterval
+RECONCILIATION_INTERVAL_ANNOTATION = "kratix.io/reconciliation-interval"
 REQUEST_NAME_MAX = 63
 
 
@@ -80,11 +83,12 @@ def _promise(ck: Checker) -> Promise | None:
     obj = ck.mapping(ck.doc.data, ())
     if obj is None:
         return None
-    ck.keys(obj, (), OBJECT_KEYS)
-    name, _ = _metadata(ck, obj)
+    _dropped(ck, obj, (), OBJECT_KEYS)
+    name, _, annotations = _metadata(ck, obj)
+    annotated = _annotated_interval(ck, annotations)
     spec = ck.get(obj, (), "spec", "a mapping") or {}
     where: Path = ("spec",)
-    ck.keys(spec, where, PROMISE_SPEC_KEYS, warn=True)
+    _dropped(ck, spec, where, PROMISE_SPEC_KEYS)
     api = _crd(ck, spec["api"], (*where, "api")) if spec.get("api") is not None else None
     workflows, interval, namespace = _workflows(ck, spec, name, spec.get("api") is not None)
     selectors = _selectors(ck, spec)
@@ -100,24 +104,58 @@ def _promise(ck: Checker) -> Promise | None:
         workflows=workflows,
         destination_selectors=selectors,
         dependencies=dependencies,
-        reconciliation_interval=interval,
+        reconciliation_interval=annotated or interval,
         pipeline_namespace=namespace,
     )
 
 
+def _dropped(ck: Checker, value: Mapping[str, Any], path: Path, known: Sequence[str]) -> None:
+    """Warn of keys a structural CRD schema does not list: the API server prunes them."""
+    for key in value:
+        if key not in known:
+            ck.warn((*path, key), DROPPED)
+
+
 def _metadata(
     ck: Checker, obj: Mapping[str, Any], max_length: int = 253
-) -> tuple[str | None, dict[str, str]]:
-    """metadata.name (a DNS-1123 subdomain) and labels; annotations checked."""
+) -> tuple[str | None, dict[str, str], dict[str, str]]:
+    """metadata.name (a DNS-1123 subdomain), labels and annotations of a whole object."""
     metadata = ck.require(obj, (), "metadata", "a mapping")
     if metadata is None:
-        return None, {}
+        return None, {}, {}
     name = ck.require(metadata, ("metadata",), "name", "a string")
     if name is not None and not ck.dns_subdomain(name, ("metadata", "name"), max_length):
         name = None
-    labels = ck.string_map(metadata, ("metadata",), "labels", labels=True)
-    ck.string_map(metadata, ("metadata",), "annotations")
-    return cast("str | None", name), labels
+    labels, annotations = check_object_meta(ck, metadata, ("metadata",), strict=False)
+    return cast("str | None", name), labels, annotations
+
+
+def _annotated_interval(ck: Checker, annotations: Mapping[str, str]) -> timedelta | None:
+    """The `kratix.io/reconciliation-interval` annotation, which overrides the Promise's own.
+
+    Kratix's webhook refuses a value that is not a Go duration or is under one minute
+    (internal/webhook/v1alpha1/promiserevision_webhook.go validateReconciliationIntervalAnnotation,
+    called from promise_webhook.go); the revision then carries it and it wins over
+    `spec.workflows.config.reconciliationInterval` (api/v1alpha1/promiserevision_types.go).
+    """
+    text = annotations.get(RECONCILIATION_INTERVAL_ANNOTATION)
+    if text is None:
+        return None
+    where: Path = ("metadata", "annotations", RECONCILIATION_INTERVAL_ANNOTATION)
+    return _min_interval(ck, text, where)
+
+
+def _min_interval(ck: Checker, text: str, where: Path) -> timedelta | None:
+    """A Go duration of at least MIN_RECONCILIATION_INTERVAL, else an error at `where`."""
+    try:
+        interval = parse_go_duration(text)
+    except ValueError as exc:
+        ck.error(where, str(exc))
+        return None
+    if interval < MIN_RECONCILIATION_INTERVAL:
+        ck.error(where, f"must be at least 1m0s, got '{text}'")
+        return None
+    return interval
 
 
 def _crd(ck: Checker, value: Any, path: Path) -> CRDInfo | None:
@@ -125,8 +163,17 @@ def _crd(ck: Checker, value: Any, path: Path) -> CRDInfo | None:
     crd = ck.mapping(value, path)
     if crd is None:
         return None
-    ck.exact(crd, path, "apiVersion", CRD_API_VERSION)
-    ck.exact(crd, path, "kind", "CustomResourceDefinition")
+    # An embedded resource (x-kubernetes-embedded-resource) needs both; Kratix then decodes it
+    # into an apiextensions/v1 CRD and creates it with the typed client, which sets its own
+    # apiVersion and kind (promise_types.go GetAPI, promise_webhook.go validateCRD).
+    for key, expected in (("apiVersion", CRD_API_VERSION), ("kind", "CustomResourceDefinition")):
+        value = ck.require(crd, path, key, "a string")
+        if value is not None and value != expected:
+            message = (
+                f"'{value}' is ignored: Kratix creates the API as an {CRD_API_VERSION} "
+                "CustomResourceDefinition"
+            )
+            ck.warn((*path, key), message)
     spec = ck.require(crd, path, "spec", "a mapping")
     if spec is None:
         return None
@@ -197,11 +244,11 @@ def _workflows(
     workflows = ck.get(spec, ("spec",), "workflows", "a mapping")
     if workflows is None:
         return Workflows(), None, None
-    ck.keys(workflows, path, ("config", "promise", "resource"))
+    _dropped(ck, workflows, path, ("config", "promise", "resource"))
     lists: dict[str, tuple[Any, ...]] = {}
     for workflow_type in ("promise", "resource"):
         actions = ck.get(workflows, path, workflow_type, "a mapping") or {}
-        ck.keys(actions, (*path, workflow_type), ("configure", "delete"))
+        _dropped(ck, actions, (*path, workflow_type), ("configure", "delete"))
         for action in ("configure", "delete"):
             where = (*path, workflow_type, action)
             prefix = f"{name}-{workflow_type}-{action}" if name else None
@@ -221,46 +268,28 @@ def _workflow_config(
     if config is None:
         return None, None
     where = (*path, "config")
-    ck.keys(config, where, ("pipelineNamespace", "reconciliationInterval"))
+    _dropped(ck, config, where, ("pipelineNamespace", "reconciliationInterval"))
     namespace = ck.get(config, where, "pipelineNamespace", "a string")
     if namespace is not None and not ck.dns_label(namespace, (*where, "pipelineNamespace")):
         namespace = None
     text = ck.get(config, where, "reconciliationInterval", "a string")
     if text is None:
         return None, namespace
-    try:
-        interval = parse_go_duration(text)
-    except ValueError as exc:
-        ck.error((*where, "reconciliationInterval"), str(exc))
-        return None, namespace
-    if interval < MIN_RECONCILIATION_INTERVAL:
-        ck.error(
-            (*where, "reconciliationInterval"),
-            f"reconciliationInterval must be at least 1m, got {text}",
-        )
-        return None, namespace
-    return interval, namespace
+    return _min_interval(ck, text, (*where, "reconciliationInterval")), namespace
 
 
 def _selectors(ck: Checker, spec: Mapping[str, Any]) -> dict[str, str]:
-    """`destinationSelectors` and the old `scheduling`, squashed: earlier entries win."""
+    """`destinationSelectors` squashed, earlier entries winning (SquashPromiseScheduling).
+
+    The pre-2023 `spec.scheduling` is no longer in Kratix's CRD
+    (api/v1alpha1/promise_types.go): the API server drops it, and gitbot warns and ignores it.
+    """
     squashed: dict[str, str] = {}
     for i, entry in enumerate(ck.get(spec, ("spec",), "destinationSelectors", "a list") or ()):
         where: Path = ("spec", "destinationSelectors", i)
         if ck.mapping(entry, where) is not None:
-            ck.keys(entry, where, ("matchLabels",))
+            _dropped(ck, entry, where, ("matchLabels",))
             for key, value in ck.string_map(entry, where, "matchLabels", labels=True).items():
-                squashed.setdefault(key, value)
-    for i, entry in enumerate(ck.get(spec, ("spec",), "scheduling", "a list") or ()):
-        where = ("spec", "scheduling", i)
-        if ck.mapping(entry, where) is None:
-            continue
-        ck.keys(entry, where, ("target",))
-        target = ck.get(entry, where, "target", "a mapping")
-        if target is not None:
-            ck.keys(target, (*where, "target"), ("matchLabels",))
-            labels = ck.string_map(target, (*where, "target"), "matchLabels", labels=True)
-            for key, value in labels.items():
                 squashed.setdefault(key, value)
     return squashed
 
@@ -272,12 +301,18 @@ def _dependencies(ck: Checker, spec: Mapping[str, Any]) -> tuple[dict[str, Any],
 
 
 def _required_promises(ck: Checker, spec: Mapping[str, Any]) -> None:
+    """`requiredPromises` entries: optional `name` and `version` strings, as in Kratix's CRD."""
     for i, entry in enumerate(ck.get(spec, ("spec",), "requiredPromises", "a list") or ()):
         where: Path = ("spec", "requiredPromises", i)
-        if ck.mapping(entry, where) is not None:
-            ck.keys(entry, where, ("name", "version"))
-            ck.require(entry, where, "name", "a string")
-            ck.get(entry, where, "version", "a string")
+        if ck.mapping(entry, where) is None:
+            continue
+        _dropped(ck, entry, where, ("name", "version"))
+        name = ck.get(entry, where, "name", "a string")
+        ck.get(entry, where, "version", "a string")
+        if not name:
+            ck.warn(
+                where, "a requirement without a name is never met: the Promise stays unavailable"
+            )
 
 
 # --- Destination ------------------------------------------------------------------------------
@@ -296,21 +331,23 @@ def _destination(doc: YamlDocument) -> tuple[Destination | None, list[Problem], 
     obj = ck.mapping(doc.data, ())
     if obj is None:
         return None, ck.errors, ck.warnings
-    ck.keys(obj, (), OBJECT_KEYS)
-    name, labels = _metadata(ck, obj)
-    spec = ck.get(obj, (), "spec", "a mapping") or {}
-    ck.keys(spec, ("spec",), DESTINATION_SPEC_KEYS)
-    path = _destination_path(ck, spec, name or "")
+    _dropped(ck, obj, (), OBJECT_KEYS)
+    name, labels, _ = _metadata(ck, obj)
+    spec = ck.require(obj, (), "spec", "a mapping") or {}
+    _dropped(ck, spec, ("spec",), DESTINATION_SPEC_KEYS)
+    written = ck.require(spec, ("spec",), "path", "a string") if "spec" in obj else None
+    path = _destination_path(ck, written)
+    store = _state_store_ref(ck, spec) if "spec" in obj else None
     mode, filename = _filepath(ck, spec)
     strict = ck.get(spec, ("spec",), "strictMatchLabels", "a boolean")
     init = ck.get(spec, ("spec",), "initWorkloads", "a mapping")
     enabled = None
     if init is not None:
-        ck.keys(init, ("spec", "initWorkloads"), ("enabled",))
+        _dropped(ck, init, ("spec", "initWorkloads"), ("enabled",))
         enabled = ck.get(init, ("spec", "initWorkloads"), "enabled", "a boolean")
     cleanup = ck.get(spec, ("spec",), "cleanup", "a string") or "none"
     ck.one_of(cleanup, ("spec", "cleanup"), CLEANUP_POLICIES)
-    if name is None or ck.errors:
+    if name is None or store is None or written is None or ck.errors:
         return None, ck.errors, ck.warnings
     destination = Destination(
         name=name,
@@ -322,31 +359,64 @@ def _destination(doc: YamlDocument) -> tuple[Destination | None, list[Problem], 
         strict_match_labels=bool(strict),
         init_workloads=enabled is not False,
         cleanup=cast(Cleanup, cleanup),
+        state_store_ref=store,
+        written_path=written,
     )
     return destination, ck.errors, ck.warnings
 
 
-def _destination_path(ck: Checker, spec: Mapping[str, Any], name: str) -> str:
-    """spec.path (default: the name) without surrounding '/'; '.' or '/' is the store root."""
-    value = ck.get(spec, ("spec",), "path", "a string")
-    text = (name if value is None else value).strip("/")
-    if text in ("", "."):
+def _destination_path(ck: Checker, value: str | None) -> str:
+    """spec.path without surrounding '/'; '.' or '/' is the store root.
+
+    Kratix's CRD lists `path` under `required` and its webhook refuses an empty one
+    (internal/webhook/v1alpha1/destination_webhook.go ValidateCreate: "path field is required").
+    """
+    if value is None:
         return ""
-    if ".." in text.split("/"):
+    text = posixpath.normpath(value.strip("/") or ".")
+    if text == ".":
+        return ""
+    if text == ".." or text.startswith("../"):
         ck.error(("spec", "path"), f"path must stay inside the state store, got '{value}'")
         return ""
-    return posixpath.normpath(text)
+    return text
+
+
+def _state_store_ref(ck: Checker, spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of `spec.stateStoreRef`, required by Kratix's Destination webhook.
+
+    The CRD makes `kind` (BucketStateStore or GitStateStore) and `name` required; the webhook
+    refuses a Destination without the reference ("stateStoreRef field is required").
+    """
+    where: Path = ("spec", "stateStoreRef")
+    ref = ck.require(spec, ("spec",), "stateStoreRef", "a mapping")
+    if ref is None:
+        return None
+    _dropped(ck, ref, where, ("kind", "name"))
+    kind = ck.require(ref, where, "kind", "a string")
+    if kind is not None and not ck.one_of(kind, (*where, "kind"), STATE_STORE_KINDS):
+        kind = None
+    name = ck.require(ref, where, "name", "a string")
+    return (kind, name) if kind is not None and name is not None else None
 
 
 def _filepath(ck: Checker, spec: Mapping[str, Any]) -> tuple[FilepathMode, str]:
     where: Path = ("spec", "filepath")
     filepath = ck.get(spec, ("spec",), "filepath", "a mapping") or {}
-    ck.keys(filepath, where, ("filename", "mode"))
+    _dropped(ck, filepath, where, ("filename", "mode"))
     mode = ck.get(filepath, where, "mode", "a string") or "nestedByMetadata"
     known = ck.one_of(mode, (*where, "mode"), FILEPATH_MODES)
     filename = ck.get(filepath, where, "filename", "a string")
-    if filename is not None:
-        ck.relative_path(filename, (*where, "filename"), "filename")
+    if filename:
+        # Kratix joins it to the Destination's path with Go's filepath.Join (a leading '/'
+        # does not make it absolute); gitbot keeps it inside the Destination's folder.
+        cleaned = posixpath.normpath(filename.lstrip("/") or ".")
+        if cleaned in (".", "..") or cleaned.startswith("../"):
+            ck.error(
+                (*where, "filename"),
+                f"filename must name a file inside the Destination's path, got '{filename}'",
+            )
+        filename = cleaned
         if known and mode != "aggregatedYAML":
             ck.warn((*where, "filename"), "filename is only used with mode aggregatedYAML")
     return cast(FilepathMode, mode if known else "nestedByMetadata"), filename or "aggregated.yaml"
@@ -368,7 +438,7 @@ def _resource_request(ck: Checker, promise: Promise) -> ResourceRequest | None:
     obj = ck.mapping(ck.doc.data, ())
     if obj is None:
         return None
-    name, _ = _metadata(ck, obj, REQUEST_NAME_MAX)
+    name, _, _ = _metadata(ck, obj, REQUEST_NAME_MAX)
     metadata = obj.get("metadata")
     namespace = "default"
     if isinstance(metadata, dict):
@@ -527,8 +597,35 @@ def _add_destination(doc: YamlDocument, result: LoadResult, seen: dict[str, Sour
         message = f"duplicate Destination '{destination.name}' (also at {seen[destination.name]})"
         result.problems.append(Checker(doc).problem(("metadata", "name"), message))
     else:
+        clash = _path_clash(destination, result.destinations)
+        if clash is not None:
+            result.problems.append(Checker(doc).problem(("spec", "path"), clash))
+            return
         seen[destination.name] = destination.source
         result.destinations.append(destination)
+
+
+def _path_clash(new: Destination, others: Sequence[Destination]) -> str | None:
+    """Why `new` may not share its path with an earlier Destination, if it may not.
+
+    Kratix's webhook refuses a path already used by another Destination of the same state store
+    (destination_webhook.go ValidateCreate, comparing `spec.path` as written). gitbot writes
+    every state store into its one state repository, so the same folder under two state stores
+    would mix their files: refused too.
+    """
+    for other in others:
+        if other.state_store_ref == new.state_store_ref and other.written_path == new.written_path:
+            return (
+                f"destination path '{new.written_path}' already exists for state store "
+                f"'{new.state_store_ref[1]}' (Destination '{other.name}', {other.source})"
+            )
+        if other.state_store_ref != new.state_store_ref and other.path == new.path:
+            return (
+                f"path '{new.written_path}' is also Destination '{other.name}''s ({other.source}) "
+                f"in state store '{other.state_store_ref[1]}'; gitbot writes every state store "
+                "into one state repository, so their files would mix"
+            )
+    return None
 
 
 def _add_other(

@@ -141,6 +141,10 @@ class Destination:
     strict_match_labels: bool = False
     init_workloads: bool = True
     cleanup: Cleanup = "none"
+    # `spec.stateStoreRef` (kind, name): every state store is gitbot's one state repository.
+    state_store_ref: tuple[str, str] = ("GitStateStore", "default")
+    # `spec.path` as written: Kratix's webhook compares these, unnormalised, for clashes.
+    written_path: str = field(default="", compare=False, repr=False)
 
 
 IMPLICIT_DESTINATION = Destination(name="default", source=Source("<implicit>", 0), path="default")

@@ -214,6 +214,95 @@ class Checker:
             self.error(path, f"invalid quantity '{value}' (like 100m, 0.5 or 128Mi)")
 
 
+# --- object metadata --------------------------------------------------------------------------
+
+# The JSON fields of k8s.io/apimachinery's metav1.ObjectMeta, by the kind of value each holds.
+OBJECT_META_STRINGS = ("generateName", "name", "namespace", "resourceVersion", "selfLink", "uid")
+OBJECT_META_INTEGERS = ("deletionGracePeriodSeconds", "generation")
+OBJECT_META_TIMES = ("creationTimestamp", "deletionTimestamp")
+OBJECT_META_KEYS = (
+    *OBJECT_META_STRINGS,
+    *OBJECT_META_INTEGERS,
+    *OBJECT_META_TIMES,
+    "annotations",
+    "finalizers",
+    "labels",
+    "managedFields",
+    "ownerReferences",
+)
+_OWNER_REFERENCE_KEYS = ("apiVersion", "blockOwnerDeletion", "controller", "kind", "name", "uid")
+_MANAGED_FIELDS_KEYS = (
+    "apiVersion",
+    "fieldsType",
+    "fieldsV1",
+    "manager",
+    "operation",
+    "subresource",
+    "time",
+)
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def check_object_meta(
+    ck: Checker, metadata: Mapping[str, Any], path: Path, *, strict: bool
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Standard Kubernetes object metadata (metav1.ObjectMeta): (labels, annotations).
+
+    Every ObjectMeta field is accepted with its Go type; `strict` reports other keys as errors
+    (Kratix decodes embedded Pipelines with unknown fields disallowed,
+    `api/v1alpha1/pipeline_types.go` PipelinesFromUnstructured), otherwise as warnings (the
+    API server drops them). Does not check `name`: callers know what a name must be.
+    """
+    if strict:
+        ck.keys(metadata, path, OBJECT_META_KEYS)
+    else:
+        for key in metadata:
+            if key not in OBJECT_META_KEYS:
+                ck.warn((*path, key), DROPPED)
+    for key in OBJECT_META_STRINGS:
+        if key != "name":
+            ck.get(metadata, path, key, "a string")
+    for key in OBJECT_META_INTEGERS:
+        ck.get(metadata, path, key, "an integer")
+    for key in OBJECT_META_TIMES:
+        stamp = ck.get(metadata, path, key, "a string")  # null is Go's zero time
+        if stamp is not None and not _RFC3339.fullmatch(stamp):
+            ck.error(
+                (*path, key), f"expected an RFC 3339 time like 2024-01-31T12:00:00Z, got '{stamp}'"
+            )
+    ck.string_list(metadata, path, "finalizers")
+    _object_list(ck, metadata, path, "ownerReferences", _OWNER_REFERENCE_KEYS)
+    _object_list(ck, metadata, path, "managedFields", _MANAGED_FIELDS_KEYS)
+    labels = ck.string_map(metadata, path, "labels", labels=True)
+    annotations = ck.string_map(metadata, path, "annotations")
+    for key in annotations:
+        if not _valid_label_key(key):
+            ck.error((*path, "annotations", key), f"invalid annotation key '{key}'")
+    return labels, annotations
+
+
+def _object_list(
+    ck: Checker, parent: Mapping[str, Any], path: Path, key: str, allowed: tuple[str, ...]
+) -> None:
+    for i, item in enumerate(ck.get(parent, path, key, "a list") or ()):
+        where = (*path, key, i)
+        if ck.mapping(item, where) is None:
+            continue
+        ck.keys(item, where, allowed)
+        for field in allowed:
+            if field in ("blockOwnerDeletion", "controller"):
+                ck.get(item, where, field, "a boolean")
+            elif field == "fieldsV1":
+                ck.get(item, where, field, "a mapping")
+            else:
+                ck.get(item, where, field, "a string")
+
+
+# Said of a field a structural CRD schema does not list: the API server prunes it, so Kratix
+# never sees it (kubectl's own --validate=strict, its default, refuses it).
+DROPPED = "unknown field, dropped as the Kubernetes API server does"
+
+
 def _valid_label_key(key: str) -> bool:
     prefix, slash, name = key.rpartition("/")
     if slash and not (prefix and len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
@@ -334,13 +423,11 @@ def _pipeline_metadata(
     if metadata is None:
         return None, {}, {}
     where = (*path, "metadata")
-    ck.keys(metadata, where, ("annotations", "labels", "name", "namespace"))
     name = ck.require(metadata, where, "name", "a string")
     if name is not None and not ck.dns_label(name, (*where, "name"), "pipeline name"):
         name = None
-    ck.get(metadata, where, "namespace", "a string")
-    labels = ck.string_map(metadata, where, "labels", labels=True)
-    return name, labels, ck.string_map(metadata, where, "annotations")
+    labels, annotations = check_object_meta(ck, metadata, where, strict=True)
+    return name, labels, annotations
 
 
 def _pipeline_spec(

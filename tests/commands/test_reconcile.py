@@ -336,10 +336,12 @@ def test_filepath_modes_none_and_aggregated(
             "destinations.yaml": (
                 "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
                 "metadata: {name: flat, labels: {environment: dev}}\n"
-                "spec: {path: flat, filepath: {mode: none}}\n---\n"
+                "spec: {path: flat, filepath: {mode: none},\n"
+                "  stateStoreRef: {kind: GitStateStore, name: s}}\n---\n"
                 "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
                 "metadata: {name: agg, labels: {role: platform}}\n"
-                "spec: {path: agg, strictMatchLabels: true, filepath: {mode: aggregatedYAML}}\n"
+                "spec: {path: agg, strictMatchLabels: true, filepath: {mode: aggregatedYAML},\n"
+                "  stateStoreRef: {kind: GitStateStore, name: s}}\n"
             )
         },
     )

@@ -190,3 +190,25 @@ def test_loaded_requests_are_refused_at_file_line_and_key_path_and_pruning_warns
     assert [str(w) for w in result.warnings] == [
         f"{file}:6: warning: spec.colour: unknown field, dropped as the Kubernetes API server does"
     ]
+
+
+def test_a_root_requiring_api_version_and_kind_accepts_a_request() -> None:
+    """Operator CRDs often list apiVersion, kind (even metadata, spec) under the root's
+    `required`: the API server validates the whole object, so a request that has them passes."""
+    schema = {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string", "enum": ["Db"]},
+            "metadata": {"type": "object"},
+            "spec": {"type": "object", "properties": {"size": {"type": "string"}}},
+        },
+    }
+    result = conform(schema, {**HEAD, "spec": {"size": "s"}})
+    assert result.errors == []
+    assert result.value == {**HEAD, "spec": {"size": "s"}}
+    no_spec = conform(schema, HEAD)
+    assert no_spec.errors == [((), "required key 'spec' is missing")]
+    wrong_kind = conform(schema, {**HEAD, "kind": "Other", "spec": {}})
+    assert wrong_kind.errors == [(("kind",), "must be one of 'Db', got 'Other'")]

@@ -328,7 +328,6 @@ def test_promise_metadata(tmp_path: Path) -> None:
         """
     assert messages(tmp_path, no_metadata, bad) == [
         "f0.yaml:1: required key 'metadata' is missing",
-        "f1.yaml:9: specs: unknown key 'specs' (allowed: apiVersion, kind, metadata, spec, status)",
         "f1.yaml:4: metadata.name: invalid name 'Redis_DB': use lowercase letters, digits, '-' "
         "and '.', starting and ending with a letter or digit",
         'f1.yaml:6: metadata.labels["kratix.io/paused"]: expected a string, got a boolean; '
@@ -336,6 +335,7 @@ def test_promise_metadata(tmp_path: Path) -> None:
         "f1.yaml:7: metadata.labels[\"bad key!\"]: invalid label key 'bad key!'",
         "f1.yaml:8: metadata.labels.tier: invalid label value '-x': at most 63 letters, digits, "
         "'-', '_' and '.', starting and ending with a letter or digit",
+        "f1.yaml:9: warning: specs: unknown field, dropped as the Kubernetes API server does",
     ]
 
 
@@ -351,8 +351,8 @@ def test_minimal_promise_and_unknown_spec_keys_warn(tmp_path: Path) -> None:
         """
     result = load(tmp_path, text)
     assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
-        "f0.yaml:7: warning: spec.healthChecks: unknown key 'healthChecks' is ignored (known: "
-        "api, dependencies, destinationSelectors, requiredPromises, scheduling, workflows)"
+        "f0.yaml:7: warning: spec.healthChecks: unknown field, dropped as the Kubernetes API "
+        "server does"
     ]
     (promise,) = result.promises
     assert promise.api is None
@@ -375,7 +375,8 @@ def test_dependencies_must_be_objects(tmp_path: Path) -> None:
         """
     assert messages(tmp_path, text) == [
         "f0.yaml:7: spec.dependencies[1]: expected a mapping, got a string",
-        "f0.yaml:9: spec.requiredPromises[0]: required key 'name' is missing",
+        "f0.yaml:9: warning: spec.requiredPromises[0]: a requirement without a name is never "
+        "met: the Promise stays unavailable",
     ]
 
 
@@ -391,8 +392,14 @@ def test_destination_selectors_squash_earlier_wins(tmp_path: Path) -> None:
           scheduling:
             - target: {matchLabels: {zone: b, old: "yes"}}
         """
-    (promise,) = load(tmp_path, text).promises
-    assert promise.destination_selectors == {"env": "dev", "zone": "a", "tier": "web", "old": "yes"}
+    result = load(tmp_path, text)
+    (promise,) = result.promises
+    assert promise.destination_selectors == {"env": "dev", "zone": "a", "tier": "web"}
+    # The pre-2023 `scheduling` is not in Kratix's CRD any more: dropped, not honoured.
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
+        "f0.yaml:8: warning: spec.scheduling: unknown field, dropped as the Kubernetes API "
+        "server does"
+    ]
 
 
 def test_destination_selector_errors(tmp_path: Path) -> None:
@@ -405,17 +412,13 @@ def test_destination_selector_errors(tmp_path: Path) -> None:
             - matchLabels: {enabled: true}
               matchExpressions: []
             - [env]
-          scheduling:
-            - target: {matchLabels: {size: 3}}
         """
     assert messages(tmp_path, text) == [
-        "f0.yaml:7: spec.destinationSelectors[0].matchExpressions: unknown key "
-        "'matchExpressions' (allowed: matchLabels)",
         "f0.yaml:6: spec.destinationSelectors[0].matchLabels.enabled: expected a string, got a "
         'boolean; quote it: "true"',
         "f0.yaml:8: spec.destinationSelectors[1]: expected a mapping, got a list",
-        "f0.yaml:10: spec.scheduling[0].target.matchLabels.size: expected a string, got an "
-        'integer; quote it: "3"',
+        "f0.yaml:7: warning: spec.destinationSelectors[0].matchExpressions: unknown field, "
+        "dropped as the Kubernetes API server does",
     ]
 
 
@@ -485,9 +488,24 @@ def test_crd_errors(tmp_path: Path) -> None:
         "found ['v2', 'v3']",
         "f1.yaml:8: spec.api.metadata.name: must be '<plural>.<group>' "
         "('things.example.com'), got 'wrong'",
-        "f2.yaml:6: spec.api.apiVersion: must be 'apiextensions.k8s.io/v1', "
-        "got 'apiextensions.k8s.io/v1beta1'",
-        "f2.yaml:7: spec.api.kind: must be 'CustomResourceDefinition', got 'CRD'",
+        "f2.yaml:6: warning: spec.api.apiVersion: 'apiextensions.k8s.io/v1beta1' is ignored: "
+        "Kratix creates the API as an apiextensions.k8s.io/v1 CustomResourceDefinition",
+        "f2.yaml:7: warning: spec.api.kind: 'CRD' is ignored: Kratix creates the API as an "
+        "apiextensions.k8s.io/v1 CustomResourceDefinition",
+    ]
+
+
+def test_crd_api_version_and_kind_are_kratix_s_own(tmp_path: Path) -> None:
+    """Kratix decodes spec.api into an apiextensions/v1 CRD and creates it with the typed
+    client, which sets apiVersion and kind itself (api/v1alpha1/promise_types.go GetAPI,
+    internal/webhook/v1alpha1/promise_webhook.go validateCRD): another value still works."""
+    older = crd_promise(GOOD_CRD).replace("apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1beta1")
+    (promise,) = load(tmp_path, older).promises
+    assert promise.api == CRDInfo("example.com", "v1", "Thing", "things")
+    # An embedded resource still needs both (x-kubernetes-embedded-resource).
+    missing = crd_promise(GOOD_CRD).replace("    apiVersion: apiextensions.k8s.io/v1\n", "")
+    assert messages(tmp_path, missing) == [
+        "f0.yaml:5: spec.api: required key 'apiVersion' is missing"
     ]
 
 
@@ -515,16 +533,39 @@ def test_workflow_config(tmp_path: Path) -> None:
         promise("reconciliationInterval: 1d\npipelineNamespace: Jobs\nretries: 3\n"),
         promise("reconciliationInterval: 60\n"),
     ) == [
-        "f0.yaml:7: spec.workflows.config.reconciliationInterval: reconciliationInterval must "
-        "be at least 1m, got 30s",
-        "f1.yaml:9: spec.workflows.config.retries: unknown key 'retries' (allowed: "
-        "pipelineNamespace, reconciliationInterval)",
+        "f0.yaml:7: spec.workflows.config.reconciliationInterval: must be at least 1m0s, got '30s'",
         "f1.yaml:8: spec.workflows.config.pipelineNamespace: invalid name 'Jobs': use at most 63 "
         "lowercase letters, digits and '-', starting and ending with a letter or digit",
         "f1.yaml:7: spec.workflows.config.reconciliationInterval: invalid duration '1d': unknown "
         "unit 'd' (use ns, us, ms, s, m or h, like 1h30m)",
         "f2.yaml:7: spec.workflows.config.reconciliationInterval: expected a string, got an "
         'integer; quote it: "60"',
+        "f1.yaml:9: warning: spec.workflows.config.retries: unknown field, dropped as the "
+        "Kubernetes API server does",
+    ]
+
+
+def test_reconciliation_interval_annotation(tmp_path: Path) -> None:
+    """`kratix.io/reconciliation-interval` overrides the Promise's interval; Kratix's webhook
+    refuses a bad or sub-minute value (promiserevision_webhook.go
+    validateReconciliationIntervalAnnotation)."""
+
+    def promise(annotation: str, config: str = "") -> str:
+        return (
+            "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\nmetadata:\n  name: p\n"
+            f"  annotations: {{kratix.io/reconciliation-interval: {annotation}}}\n"
+            f"spec: {{workflows: {{config: {{{config}}}}}}}\n"
+        )
+
+    (loaded,) = load(tmp_path, promise('"2h"', "reconciliationInterval: 1h")).promises
+    assert loaded.reconciliation_interval == timedelta(hours=2)
+    assert messages(tmp_path, promise("30s"), promise("soon"), promise('"-5m"')) == [
+        'f0.yaml:5: metadata.annotations["kratix.io/reconciliation-interval"]: must be at '
+        "least 1m0s, got '30s'",
+        'f1.yaml:5: metadata.annotations["kratix.io/reconciliation-interval"]: invalid '
+        "duration 'soon': expected a number (use ns, us, ms, s, m or h, like 1h30m)",
+        'f2.yaml:5: metadata.annotations["kratix.io/reconciliation-interval"]: must be at '
+        "least 1m0s, got '-5m'",
     ]
 
 
@@ -543,11 +584,11 @@ def test_workflow_keys(tmp_path: Path) -> None:
               configure: []
         """
     assert messages(tmp_path, text) == [
-        "f0.yaml:6: spec.workflows.resources: unknown key 'resources' (allowed: config, "
-        "promise, resource)",
-        "f0.yaml:9: spec.workflows.promise.update: unknown key 'update' (allowed: configure, "
-        "delete)",
         "f0.yaml:8: spec.workflows.promise.configure: expected a list, got a mapping",
+        "f0.yaml:6: warning: spec.workflows.resources: unknown field, dropped as the Kubernetes "
+        "API server does",
+        "f0.yaml:9: warning: spec.workflows.promise.update: unknown field, dropped as the "
+        "Kubernetes API server does",
         "f0.yaml:10: warning: spec.workflows.resource: resource workflows never run: the "
         "Promise has no spec.api",
     ]
@@ -613,7 +654,7 @@ def test_pipeline_envelope(tmp_path: Path) -> None:
               configure:
                 - apiVersion: platform.kratix.io/v1beta1
                   kind: Job
-                  metadata: {name: Bad, uid: x}
+                  metadata: {name: Bad, uid: x, owner: me}
                   spec: {containers: [], hostNetwork: true}
                   status: {}
                 - kind: Pipeline
@@ -630,10 +671,12 @@ def test_pipeline_envelope(tmp_path: Path) -> None:
         f"{path.format(8)}[0].apiVersion: must be 'platform.kratix.io/v1alpha1', got "
         "'platform.kratix.io/v1beta1'",
         f"{path.format(9)}[0].kind: must be 'Pipeline', got 'Job'",
-        f"{path.format(10)}[0].metadata.uid: unknown key 'uid' (allowed: annotations, labels, "
-        "name, namespace)",
         f"{path.format(10)}[0].metadata.name: invalid pipeline name 'Bad': use at most 63 "
         "lowercase letters, digits and '-', starting and ending with a letter or digit",
+        f"{path.format(10)}[0].metadata.owner: unknown key 'owner' (allowed: annotations, "
+        "creationTimestamp, deletionGracePeriodSeconds, deletionTimestamp, finalizers, "
+        "generateName, generation, labels, managedFields, name, namespace, ownerReferences, "
+        "resourceVersion, selfLink, uid)",
         f"{path.format(11)}[0].spec.hostNetwork: unknown key 'hostNetwork' (allowed: "
         "containers, imagePullSecrets, jobOptions, nodeSelector, rbac, restartPolicy, "
         "tolerations, volumes)",
@@ -642,6 +685,51 @@ def test_pipeline_envelope(tmp_path: Path) -> None:
         f"{path.format(13)}[1]: required key 'metadata' is missing",
         f"{path.format(15)}[2]: required key 'spec' is missing",
         f"{path.format(18)}[3]: expected a mapping, got a string",
+    ]
+
+
+def test_pipeline_metadata_is_standard_object_metadata(tmp_path: Path) -> None:
+    """Kratix decodes a Pipeline into a struct embedding metav1.ObjectMeta, unknown fields
+    disallowed (api/v1alpha1/pipeline_types.go PipelinesFromUnstructured): every ObjectMeta
+    field is accepted with its Go type, as `kubectl ... -o yaml` writes them."""
+    metadata = """\
+          metadata:
+            name: instance
+            creationTimestamp: null
+            namespace: default
+            labels: {team: data}
+            annotations: {example.com/owner: data-team}
+            generation: 1
+            uid: 0b0e6f5e-1111-2222-3333-444455556666
+            resourceVersion: "42"
+            finalizers: [kratix.io/x]
+            ownerReferences:
+              - {apiVersion: v1, kind: ConfigMap, name: c, uid: u, controller: true}
+            managedFields:
+              - {manager: kubectl, operation: Apply, fieldsType: FieldsV1, fieldsV1: {f:x: {}}}
+"""
+    text = pipeline_promise().replace("          metadata:\n            name: instance\n", metadata)
+    result = load(tmp_path, text)
+    assert [str(p) for p in [*result.problems, *result.warnings]] == []
+    (pipeline,) = result.promises[0].workflows.promise_configure
+    assert (pipeline.labels, pipeline.annotations) == (
+        {"team": "data"},
+        {"example.com/owner": "data-team"},
+    )
+    wrong = (
+        metadata.replace("generation: 1", "generation: one")
+        .replace("creationTimestamp: null", "creationTimestamp: yesterday")
+        .replace("controller: true", "controller: yes-please")
+        .replace("data-team}", "data-team, bad key: x}")
+    )
+    broken = pipeline_promise().replace("          metadata:\n            name: instance\n", wrong)
+    meta = "f0.yaml:{}: spec.workflows.promise.configure[0].metadata"
+    assert messages(tmp_path, broken) == [
+        f"{meta.format(17)}.generation: expected an integer, got a string",
+        f"{meta.format(13)}.creationTimestamp: expected an RFC 3339 time like "
+        "2024-01-31T12:00:00Z, got 'yesterday'",
+        f"{meta.format(22)}.ownerReferences[0].controller: expected a boolean, got a string",
+        f"{meta.format(16)}.annotations[\"bad key\"]: invalid annotation key 'bad key'",
     ]
 
 
@@ -946,13 +1034,16 @@ def test_parse_resource_request() -> None:
 
 # --- Destination ------------------------------------------------------------------------------
 
+STORE = "stateStoreRef: {kind: GitStateStore, name: default}\n"
 
-def destination(spec: str = "", name: str = "worker-1") -> str:
+
+def destination(spec: str = "path: worker-1\n", name: str = "worker-1", store: str = STORE) -> str:
+    """A Destination; `spec` lines go under `spec` (line 7 on), then the stateStoreRef."""
     text = (
         "apiVersion: platform.kratix.io/v1alpha1\nkind: Destination\n"
         f"metadata:\n  name: {name}\n  labels: {{env: dev}}\n"
     )
-    return text + ("spec:\n" + textwrap.indent(textwrap.dedent(spec), "  ") if spec else "")
+    return text + "spec:\n" + textwrap.indent(textwrap.dedent(spec) + store, "  ")
 
 
 def test_destination_defaults(tmp_path: Path) -> None:
@@ -965,6 +1056,7 @@ def test_destination_defaults(tmp_path: Path) -> None:
     assert dest.strict_match_labels is False
     assert dest.init_workloads is True
     assert dest.cleanup == "none"
+    assert dest.state_store_ref == ("GitStateStore", "default")
     assert dest.source == Source(str(tmp_path / "f0.yaml"), 1)
 
 
@@ -980,7 +1072,7 @@ def test_destination_cleanup(tmp_path: Path, cleanup: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("/clusters/dev/", "clusters/dev"), (".", ""), ("/", ""), ('""', ""), ("./a//b", "a/b")],
+    [("/clusters/dev/", "clusters/dev"), (".", ""), ("/", ""), ("./a//b", "a/b"), ("a/../b", "b")],
 )
 def test_destination_path(tmp_path: Path, path: str, expected: str) -> None:
     (dest,) = load(tmp_path, destination(f"path: {path}\n")).destinations
@@ -991,44 +1083,101 @@ def test_destination_settings(tmp_path: Path) -> None:
     spec = """\
         path: clusters/platform
         strictMatchLabels: true
-        filepath: {mode: aggregatedYAML, filename: all/in-one.yaml}
+        filepath: {mode: aggregatedYAML, filename: /all/in-one.yaml}
         initWorkloads: {enabled: false}
-        stateStoreRef: {kind: GitStateStore, name: default}
+        cleanup: all
         """
-    (dest,) = load(tmp_path, destination(spec)).destinations
-    assert (dest.path, dest.strict_match_labels, dest.init_workloads) == (
+    store = "stateStoreRef: {kind: BucketStateStore, name: minio}\n"
+    (dest,) = load(tmp_path, destination(spec, store=store)).destinations
+    assert (dest.path, dest.strict_match_labels, dest.init_workloads, dest.cleanup) == (
         "clusters/platform",
         True,
         False,
+        "all",
     )
     assert (dest.filepath_mode, dest.aggregated_filename) == ("aggregatedYAML", "all/in-one.yaml")
+    assert dest.state_store_ref == ("BucketStateStore", "minio")
+
+
+def test_destination_webhook_rules(tmp_path: Path) -> None:
+    """Kratix's Destination webhook (internal/webhook/v1alpha1/destination_webhook.go) and CRD:
+    `path` required and not empty, `stateStoreRef` required with a known kind and a name."""
+    no_spec = destination().split("spec:")[0]
+    assert messages(
+        tmp_path,
+        no_spec,
+        destination("strictMatchLabels: true\n", store=""),
+        destination('path: ""\n', store="stateStoreRef: {kind: S3StateStore}\n"),
+    ) == [
+        "f0.yaml:1: required key 'spec' is missing",
+        "f1.yaml:6: spec: required key 'path' is missing",
+        "f1.yaml:6: spec: required key 'stateStoreRef' is missing",
+        "f2.yaml:7: spec.path: must not be empty",
+        "f2.yaml:8: spec.stateStoreRef.kind: must be one of BucketStateStore, GitStateStore, "
+        "got 'S3StateStore'",
+        "f2.yaml:8: spec.stateStoreRef: required key 'name' is missing",
+    ]
+
+
+def test_destination_path_clashes(tmp_path: Path) -> None:
+    """Same path in the same state store: refused by Kratix's webhook. Same folder in two state
+    stores: refused by gitbot, which writes both into one state repository."""
+    other_store = "stateStoreRef: {kind: GitStateStore, name: other}\n"
+    assert messages(
+        tmp_path,
+        destination("path: shared\n", name="a"),
+        destination("path: shared\n", name="b"),
+        destination("path: shared/\n", name="c"),
+        destination("path: /shared\n", name="d", store=other_store),
+        destination("path: elsewhere\n", name="e", store=other_store),
+    ) == [
+        "f1.yaml:7: spec.path: destination path 'shared' already exists for state store "
+        "'default' (Destination 'a', f0.yaml:1)",
+        "f3.yaml:7: spec.path: path '/shared' is also Destination 'a''s (f0.yaml:1) in state "
+        "store 'default'; gitbot writes every state store into one state repository, so their "
+        "files would mix",
+    ]
 
 
 def test_destination_errors(tmp_path: Path) -> None:
     spec = """\
         path: ../outside
         strictMatchLabels: "yes"
-        filepath: {mode: flat, filename: /abs.yaml}
+        filepath: {mode: flat, filename: ../up.yaml}
         initWorkloads: {enabled: 1}
-        cluster: kind
         """
     dest = destination(spec, name="Worker").replace("{env: dev}", "{env: [dev]}")
-    assert messages(tmp_path, dest, destination("filepath: {filename: x.yaml}\n")) == [
+    assert messages(tmp_path, dest, destination("path: d\nfilepath: {filename: x.yaml}\n")) == [
         "f0.yaml:4: metadata.name: invalid name 'Worker': use lowercase letters, digits, '-' and "
         "'.', starting and ending with a letter or digit",
         "f0.yaml:5: metadata.labels.env: expected a string, got a list",
-        "f0.yaml:11: spec.cluster: unknown key 'cluster' (allowed: cleanup, filepath, "
-        "initWorkloads, path, stateStoreRef, strictMatchLabels)",
         "f0.yaml:7: spec.path: path must stay inside the state store, got '../outside'",
         "f0.yaml:9: spec.filepath.mode: must be one of nestedByMetadata, none, aggregatedYAML, "
         "got 'flat'",
-        "f0.yaml:9: spec.filepath.filename: filename must be a relative path without '..', "
-        "got '/abs.yaml'",
+        "f0.yaml:9: spec.filepath.filename: filename must name a file inside the "
+        "Destination's path, got '../up.yaml'",
         "f0.yaml:8: spec.strictMatchLabels: expected a boolean, got a string",
         "f0.yaml:10: spec.initWorkloads.enabled: expected a boolean, got an integer",
-        "f1.yaml:7: warning: spec.filepath.filename: filename is only used with mode "
+        "f1.yaml:8: warning: spec.filepath.filename: filename is only used with mode "
         "aggregatedYAML",
     ]
+
+
+def test_destination_unknown_fields_are_dropped_with_a_warning(tmp_path: Path) -> None:
+    """Kratix's Destination CRD is structural: the API server prunes what it does not list."""
+    text = destination("path: d\ncluster: kind\nfilepath: {mode: none, flat: true}\n")
+    text = text.replace("metadata:\n", "metadata:\n  creationTimestamp: null\n  colour: red\n")
+    result = load(tmp_path, text + "extra: 1\n")
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
+        "f0.yaml:13: warning: extra: unknown field, dropped as the Kubernetes API server does",
+        "f0.yaml:5: warning: metadata.colour: unknown field, dropped as the Kubernetes API "
+        "server does",
+        "f0.yaml:10: warning: spec.cluster: unknown field, dropped as the Kubernetes API server "
+        "does",
+        "f0.yaml:11: warning: spec.filepath.flat: unknown field, dropped as the Kubernetes API "
+        "server does",
+    ]
+    assert [d.filepath_mode for d in result.destinations] == ["none"]
 
 
 def test_duplicate_destinations_and_parse_destination(tmp_path: Path) -> None:
