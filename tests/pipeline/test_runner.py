@@ -390,8 +390,9 @@ def test_privileged_is_refused_unless_allowed(engine: DockerEngine) -> None:
 def test_read_only_root_and_kratix_default_resources(engine: DockerEngine) -> None:
     script = (
         "(touch /x 2>/dev/null && echo writable || echo read-only) > /kratix/output/root; "
-        "cat /sys/fs/cgroup/memory.max 2>/dev/null "
-        "|| cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /kratix/output/memory"
+        # cgroup v2 names it memory.max, v1 memory.limit_in_bytes: either must reach the file.
+        "{ cat /sys/fs/cgroup/memory.max 2>/dev/null "
+        "|| cat /sys/fs/cgroup/memory/memory.limit_in_bytes; } > /kratix/output/memory"
     )
     container = sh("c", script, security_context={"readOnlyRootFilesystem": True})
     run = run_resource(engine, pipeline("p", container))
