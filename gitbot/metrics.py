@@ -37,3 +37,9 @@ GITHUB_RATE_LIMIT = Gauge(
 GITHUB_CALLS = Counter(
     "gitbot_github_calls_total", "GitHub API calls by HTTP method and status", ["method", "status"]
 )
+JOBS = Counter("gitbot_jobs_total", "Finished jobs by kind and result", ["kind", "result"])
+DELIVERY_OUTCOMES = Counter(
+    "gitbot_delivery_outcomes_total",
+    "What became of each delivery once all of its work finished, by event and outcome",
+    ["event", "outcome"],
+)

@@ -55,7 +55,9 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
         service = Service(
             store, github, cache, status, runner_config(settings), redactor, settings.workers
         )
-        parts.pool = WorkerPool(store, service.handle, threads=settings.workers, lease=lease)
+        parts.pool = WorkerPool(
+            store, service.handle, threads=settings.workers, lease=lease, redactor=redactor
+        )
         parts.scheduler = PeriodicReconciles(store, settings.reconcile_interval)
     return parts
 

@@ -45,6 +45,7 @@ from gitbot.secrets import Redactor
 from gitbot.source.changes import affected_promises
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
 from gitbot.statusdb import StatusStore
+from gitbot.work.pool import JobFailed
 from gitbot.work.store import Job, Store
 
 log = logging.getLogger("gitbot.worker")
@@ -91,12 +92,11 @@ class Service:
         if delivery is None:
             raise UserError(f"delivery {guid} is not stored")
         event = parse_event(delivery.event, delivery.payload)
-        try:
-            outcome = self._route(guid, event)
-        except Exception as e:
-            self.store.set_delivery_status(guid, "failed", self.redactor(str(e)))
-            raise
-        status = "ignored" if outcome.startswith("ignored") else "succeeded"
+        # A failure here fails the route job; the worker pool then settles the delivery as
+        # failed (WorkerPool._settle), as it settles it once the jobs queued here finish.
+        outcome = self._route(guid, event)
+        # "running" until every job it queued has finished: only then is its outcome known.
+        status = "ignored" if outcome.startswith("ignored") else "running"
         self.store.set_delivery_status(guid, status, outcome)
         log.info("delivery %s: %s", guid, outcome, extra={"delivery": guid})
         return {"delivery": guid, "outcome": outcome}
@@ -238,7 +238,11 @@ class Service:
                 )
             except NotASourceRepository:
                 # An installation covers state repositories too: nothing to run for them.
+                # Recorded like a reconcile, so that the scheduler does not queue it again at
+                # every start.
                 outcome = "not a source repository"
+                summary = json.dumps({"outcome": outcome})
+                self.store.set_last_reconcile(repo, datetime.now(UTC), summary)
                 return {"source": repo, "outcome": outcome}
             outcome = "failed" if report.failed else "succeeded"
         finally:
@@ -256,6 +260,8 @@ class Service:
         result["check_runs"] = (
             f"{web_url(self.github.settings.api_url)}/{repo}/commit/{report.snapshot.commit}/checks"
         )
+        if report.failed:
+            raise JobFailed(_failure(report), result)
         return result
 
     def _observe_rate_limit(self, repo: str) -> None:
@@ -277,6 +283,25 @@ class Service:
                 engine.close()
 
         return runner
+
+
+def _failure(report: ReconcileReport) -> str:
+    """One line naming what failed, for the job's error, the logs and the delivery's reason."""
+    failed = [o for outcomes in report.outcomes.values() for o in outcomes if o.failed]
+    what = [f"{o.key}: {_headline(o.failure_text)}" for o in failed[:5]]
+    if len(failed) > 5:
+        what.append(f"and {len(failed) - 5} more")
+    problems = report.snapshot.objects.problems
+    if problems:
+        what.append(f"{len(problems)} problem(s) in the source, first: {problems[0]}")
+    bad = [r for r in report.results if r.action in ("failed", "rejected", "human-commit")]
+    what += [f"branch {r.branch}: {r.action} ({_headline(r.detail)})" for r in bad]
+    return "; ".join(what) or "the reconcile failed"
+
+
+def _headline(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else "no reason given"
 
 
 def _interval(snapshot: SourceSnapshot) -> float:

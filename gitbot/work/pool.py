@@ -13,19 +13,36 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gitbot.metrics import DELIVERY_OUTCOMES, JOBS
+from gitbot.secrets import Redactor
 from gitbot.work.store import Job, Store
 
 log = logging.getLogger("gitbot.worker")
 Handler = Callable[[Job], Mapping[str, Any]]
 
 
+class JobFailed(Exception):
+    """Raised by a handler whose job ran to its end but failed (a pipeline exited non-zero):
+    the job is stored as failed with `result`, so that the runs page still shows its logs."""
+
+    def __init__(self, message: str, result: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 class WorkerPool:
     """`threads` workers running `handle` on claimed jobs until stopped."""
 
     def __init__(
-        self, store: Store, handle: Handler, threads: int = 2, lease: float = 60.0
+        self,
+        store: Store,
+        handle: Handler,
+        threads: int = 2,
+        lease: float = 60.0,
+        redactor: Redactor | None = None,
     ) -> None:
         self.store = store
+        self.redact = redactor or Redactor()
         self.handle = handle
         self.threads = threads
         self.lease = lease
@@ -77,17 +94,44 @@ class WorkerPool:
         done = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(worker, job.id, done), daemon=True)
         beat.start()
+        result = "failed"
         try:
             log.info("job %d (%s) started", job.id, job.kind, extra=ids)
-            result = self.handle(job)
-            self.store.complete(job.id, worker, dict(result))
+            outcome = self.handle(job)
+            self.store.complete(job.id, worker, dict(outcome))
+            result = "succeeded"
             log.info("job %d (%s) finished", job.id, job.kind, extra=ids)
+        except JobFailed as e:
+            error = self.redact(str(e))
+            log.error("job %d (%s) failed: %s", job.id, job.kind, error, extra=ids)
+            self.store.complete(job.id, worker, dict(e.result), error=error)
         except Exception as e:
             log.exception("job %d (%s) failed", job.id, job.kind, extra=ids)
-            self.store.fail(job.id, worker, str(e))
+            self.store.fail(job.id, worker, self.redact(str(e)))
         finally:
             done.set()
             beat.join()
+            JOBS.labels(kind=job.kind, result=result).inc()
+        self._settle()
+
+    def _settle(self) -> None:
+        """Export (and log) the final outcome of every delivery whose work has now finished."""
+        try:
+            settled = self.store.settle_deliveries()
+        except Exception:
+            log.exception("cannot settle deliveries")
+            return
+        for delivery in settled:
+            DELIVERY_OUTCOMES.labels(event=delivery.event, outcome=delivery.status).inc()
+            level = logging.ERROR if delivery.status == "failed" else logging.INFO
+            log.log(
+                level,
+                "delivery %s %s: %s",
+                delivery.guid,
+                delivery.status,
+                delivery.reason,
+                extra={"delivery": delivery.guid, "repository": delivery.repository},
+            )
 
     def _heartbeat(self, worker: str, job_id: int, done: threading.Event) -> None:
         while not done.wait(self.lease / 3):

@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -273,6 +273,50 @@ class Store:
         if not changed:
             raise KeyError(guid)
 
+    def settle_deliveries(self) -> list[Delivery]:
+        """Give each routed delivery whose jobs have all finished its final status; the settled.
+
+        "running" (routed, work queued) and "queued" deliveries with no queued or running job
+        left become "failed" when any of their jobs failed (so that a redelivery runs them
+        again), else "succeeded"; the reason names the failed jobs. Each delivery is settled
+        once, whichever process asks.
+        """
+        unfinished = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.delivery_guid == deliveries.c.guid,
+                jobs.c.status.in_(("queued", "running")),
+            )
+            .exists()
+        )
+        open_ = select(deliveries).where(
+            deliveries.c.status.in_(("queued", "running")), ~unfinished
+        )
+        settled: list[Delivery] = []
+        with self._transaction(write=True) as conn:
+            for row in conn.execute(open_).all():
+                delivery = _delivery(row)
+                failed = conn.execute(
+                    select(jobs.c.id, jobs.c.kind, jobs.c.promise, jobs.c.error)
+                    .where(jobs.c.delivery_guid == delivery.guid, jobs.c.status == "failed")
+                    .order_by(jobs.c.id)
+                ).all()
+                status, reason = "succeeded", delivery.reason
+                if failed:
+                    status = "failed"
+                    reason = "; ".join(
+                        f"job {j.id} ({j.promise or j.kind}) failed: {_headline(j.error)}"
+                        for j in failed
+                    )
+                changed = conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.guid == delivery.guid, deliveries.c.status == row.status)
+                    .values(status=status, reason=reason)
+                ).rowcount
+                if changed:
+                    settled.append(replace(delivery, status=status, reason=reason))
+        return settled
+
     def recent_deliveries(self, limit: int = 50) -> list[Delivery]:
         """The latest deliveries, newest first."""
         query = (
@@ -380,12 +424,16 @@ class Store:
         with self._transaction(write=True) as conn:
             return bool(conn.execute(_owned(job_id, worker).values(lease_until=until)).rowcount)
 
-    def complete(self, job_id: int, worker: str, result: Mapping[str, Any]) -> bool:
-        """Mark a job succeeded; False (and nothing changed) if it is no longer this worker's."""
+    def complete(
+        self, job_id: int, worker: str, result: Mapping[str, Any], error: str | None = None
+    ) -> bool:
+        """Mark a job succeeded, or failed with `error` while keeping its result (a run whose
+        pipelines failed: its logs stay visible); False (and nothing changed) if it is no longer
+        this worker's."""
         done = _owned(job_id, worker).values(
-            status="succeeded",
+            status="succeeded" if error is None else "failed",
             result=_to_json(result),
-            error=None,
+            error=error,
             lease_until=None,
             finished_at=self._clock(),
         )
@@ -779,6 +827,11 @@ def _lock_key(name: str) -> int:
 def _first_line(error: BaseException | None) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _headline(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else "no reason given"
 
 
 def _to_json(value: Mapping[str, Any]) -> str:

@@ -593,3 +593,65 @@ def test_a_workflow_that_asks_for_a_retry_is_scheduled_to_run_again(
     assert list(retries) == ["waiter"]
     delay = datetime.fromisoformat(retries["waiter"]).timestamp() - pushed
     assert 9 * 60 < delay < 11 * 60
+
+
+def jobs_of(bot: Bot, guid: str) -> list[Any]:
+    store = Store(f"sqlite:///{bot.env['GITBOT_DATA_DIR']}/gitbot.db")
+    try:
+        return store.jobs_for_delivery(guid)
+    finally:
+        store.close()
+
+
+def get(bot: Bot, path: str) -> str:
+    with urllib.request.urlopen(f"{bot.url}{path}", timeout=10) as response:
+        return str(response.read().decode())
+
+
+def json_log_lines(bot: Bot) -> list[dict[str, Any]]:
+    lines = []
+    for line in bot.log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            lines.append(entry)
+    return lines
+
+
+def test_a_failing_pipeline_fails_its_job_and_delivery_everywhere_it_is_shown(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    breaker = script_promise_yaml("breaker", "echo 'no database today' >&2; exit 3")
+    push(server, bot, work, {**examples(), "breaker/promise.yaml": breaker}, "fails-1")
+    status, reason = wait_for(lambda: delivery_outcome(bot, "fails-1"), what="the outcome")
+    assert status == "failed"
+    assert "failed: promise/breaker" in reason or "breaker" in reason, reason
+    failed = [j for j in jobs_of(bot, "fails-1") if j.status == "failed"]
+    assert [j.kind for j in failed] == ["reconcile"]
+    job = failed[0]
+    assert "breaker" in (job.error or "")
+    # The other Promise still got its pull request.
+    assert open_pr(server) is not None
+
+    page = get(bot, f"/runs/{job.id}")
+    assert '<td class="failed">failed</td>' in page
+    assert "no database today" in page  # the failing container's log is still shown
+    assert "succeeded</td>" not in page.split("<h2>", 1)[0]
+    jobs_table, deliveries_table = get(bot, "/runs").split('<table id="deliveries">')
+    row = next(r for r in jobs_table.split("<tr>") if f">{job.id}</a>" in r)
+    assert 'class="failed">failed<' in row
+    delivery_row = next(r for r in deliveries_table.split("<tr>") if "<td>fails-1</td>" in r)
+    assert 'class="failed">failed<' in delivery_row
+
+    # The worker thread counts its job just after storing it: wait for the counter.
+    failed_jobs = 'gitbot_jobs_total{kind="reconcile",result="failed"} 1.0'
+    metrics = wait_for(lambda: (m := get(bot, "/metrics")) if failed_jobs in m else None)
+    assert 'gitbot_delivery_outcomes_total{event="push",outcome="failed"} 1.0' in metrics
+    assert 'gitbot_delivery_outcomes_total{event="push",outcome="succeeded"}' not in metrics
+
+    errors = [e for e in json_log_lines(bot) if e["level"] == "error"]
+    assert any(e.get("job") == job.id and "breaker" in e["message"] for e in errors), errors
+    assert any(e.get("delivery") == "fails-1" and "failed" in e["message"] for e in errors)

@@ -388,6 +388,73 @@ def test_fail(store: Store) -> None:
     )
 
 
+def test_complete_with_an_error_fails_the_job_and_keeps_its_result(store: Store) -> None:
+    job = enqueue(store, "redis")
+    store.claim("w1", 30)
+    assert store.complete(job.id, "w1", {"objects": ["redis/a"]}, error="redis/a: exit 3")
+    done = store.job(job.id)
+    assert done is not None
+    assert (done.status, done.result, done.error) == (
+        "failed",
+        {"objects": ["redis/a"]},
+        "redis/a: exit 3",
+    )
+
+
+def _routed(store: Store, guid: str) -> Job:
+    """A delivery whose route job ran and queued one reconcile job, still queued."""
+    store.record_delivery(guid, "push", None, b"{}", "queued", route_job=("route", f"k-{guid}"))
+    route = store.claim("router", 30)
+    assert route is not None and route.delivery_guid == guid
+    job = store.enqueue("reconcile", REPO, "redis", "c1", {}, guid)
+    store.set_delivery_status(guid, "running", "queued redis at c1")
+    assert store.complete(route.id, "router", {})
+    return job
+
+
+def test_a_delivery_settles_once_all_of_its_jobs_finished(store: Store) -> None:
+    job = _routed(store, "guid-1")
+    assert store.settle_deliveries() == []  # its reconcile is still queued
+    store.claim("w1", 30)
+    assert store.settle_deliveries() == []  # and now running
+    assert store.complete(job.id, "w1", {})
+    settled = store.settle_deliveries()
+    assert [(d.guid, d.status, d.reason) for d in settled] == [
+        ("guid-1", "succeeded", "queued redis at c1")
+    ]
+    assert store.delivery("guid-1").status == "succeeded"  # type: ignore[union-attr]
+    assert store.settle_deliveries() == []  # once only
+
+
+def test_a_delivery_whose_job_failed_settles_failed_and_may_run_again(store: Store) -> None:
+    job = _routed(store, "guid-1")
+    store.claim("w1", 30)
+    store.complete(job.id, "w1", {}, error="redis/a: container exited 3\nmore")
+    settled = store.settle_deliveries()
+    assert [(d.status, d.reason) for d in settled] == [
+        ("failed", f"job {job.id} (redis) failed: redis/a: container exited 3")
+    ]
+    _, new = store.record_delivery("guid-1", "push", None, b"{}", "queued")
+    assert new  # GitHub's redelivery of it runs again
+
+
+def test_a_delivery_whose_route_failed_settles_failed(store: Store) -> None:
+    store.record_delivery("guid-1", "push", None, b"{}", "queued", route_job=("route", "k"))
+    route = store.claim("router", 30)
+    assert route is not None
+    store.fail(route.id, "router", "cannot fetch the commit\ngit said no")
+    assert [(d.status, d.reason) for d in store.settle_deliveries()] == [
+        ("failed", f"job {route.id} (route) failed: cannot fetch the commit")
+    ]
+
+
+def test_a_delivery_whose_jobs_were_superseded_settles_succeeded(store: Store) -> None:
+    _routed(store, "guid-1")
+    newer = store.enqueue("reconcile", REPO, "redis", "c2", {})  # supersedes guid-1's job
+    assert store.settle_deliveries()[0].status == "succeeded"
+    assert store.job(newer.id).status == "queued"  # type: ignore[union-attr]
+
+
 def test_lease_must_be_positive(store: Store) -> None:
     with pytest.raises(ValueError) as raised:
         store.claim("w1", 0)
