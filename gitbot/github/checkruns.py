@@ -135,13 +135,18 @@ def _cut(text: str, reserve: int = 0) -> str:
 class CheckRuns:
     """gitbot's check runs on one commit; writes only when something differs."""
 
-    def __init__(self, repo: Repository, head_sha: str, details_url: str | None = None) -> None:
+    def __init__(
+        self, repo: Repository, head_sha: str, details_url: str | None = None, new: bool = False
+    ) -> None:
+        """`new`: start new check runs even where the commit has some (a Re-run click)."""
         self.repo = repo
         self.head_sha = head_sha
         self.details_url = details_url
-        runs = self._call(
-            "list check runs", lambda: list(repo.get_commit(head_sha).get_check_runs())
-        )
+        runs = []
+        if not new:
+            runs = self._call(
+                "list check runs", lambda: list(repo.get_commit(head_sha).get_check_runs())
+            )
         self._runs: dict[str, CheckRun] = {run.name: run for run in runs}
 
     def start(self, name: str) -> None:

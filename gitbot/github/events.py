@@ -153,6 +153,22 @@ class IssueCommentCreated:
 
 
 @dataclass(frozen=True)
+class ChecksRerequested:
+    """A "Re-run" click: `check_run` (one check run, `name` set) or `check_suite` (all of a
+    commit's checks, `name` None). GitHub sends them only to the App that made the checks."""
+
+    event: str  # "check_run" or "check_suite"
+    action: str  # "rerequested" is the click; created, completed... need no work
+    installation_id: int | None
+    repository: Repository
+    head_sha: str
+    head_branch: str | None  # None when the commit is on no branch (a fork's pull request)
+    name: str | None
+    pull_requests: tuple[int, ...]  # numbers of the open pull requests with this head
+    sender: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A delivery gitbot does not read, and why."""
 
@@ -167,6 +183,7 @@ Event: TypeAlias = (
     | InstallationRepositoriesChanged
     | PullRequestChanged
     | IssueCommentCreated
+    | ChecksRerequested
     | Ignored
 )
 
@@ -418,6 +435,23 @@ def _issue_comment(root: _Node) -> IssueCommentCreated:
     )
 
 
+def _checks(root: _Node, event: str) -> ChecksRerequested:
+    run = root.node(event)
+    suite = run.node("check_suite") if event == "check_run" else run
+    branch = suite.data.get("head_branch")
+    return ChecksRerequested(
+        event=event,
+        action=root.text("action"),
+        installation_id=_installation_id(root),
+        repository=_repository(root.node("repository")),
+        head_sha=run.text("head_sha"),
+        head_branch=None if branch is None else suite.text("head_branch"),
+        name=run.text("name") if event == "check_run" else None,
+        pull_requests=tuple(p.integer("number") for p in run.nodes("pull_requests")),
+        sender=root.node("sender").text("login"),
+    )
+
+
 _PARSERS: dict[str, Callable[[_Node], Event]] = {
     "ping": _ping,
     "push": _push,
@@ -425,6 +459,8 @@ _PARSERS: dict[str, Callable[[_Node], Event]] = {
     "installation_repositories": _installation_repositories,
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
+    "check_run": lambda root: _checks(root, "check_run"),
+    "check_suite": lambda root: _checks(root, "check_suite"),
 }
 HANDLED_EVENTS = frozenset(_PARSERS)
 

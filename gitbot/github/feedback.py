@@ -38,8 +38,10 @@ class GitHubFeedback:
         state: str | None,
         redactor: Redactor,
         on_pull_request: Callable[[str], None] | None = None,
+        new_check_runs: bool = False,
     ) -> None:
         self.app = app
+        self.new_check_runs = new_check_runs  # a Re-run click: GitHub expects new check runs
         self.on_pull_request = on_pull_request  # told each PR action, e.g. for metrics
         self.source = source if is_full_name(source) else None
         self.state = state if state and is_full_name(state) else None
@@ -50,7 +52,9 @@ class GitHubFeedback:
 
     def started(self, report: ReconcileReport, promises: Sequence[str]) -> None:
         if self.source is not None:
-            self.checks = CheckRuns(self.app.repo(self.source), report.snapshot.commit)
+            self.checks = CheckRuns(
+                self.app.repo(self.source), report.snapshot.commit, new=self.new_check_runs
+            )
             for promise in promises:
                 self.checks.start(promise_check_name(promise))
         state = self.state or (report.state if is_full_name(report.state) else None)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from gitbot.secrets import Secret
-from gitbot.web import health, runs, webhook
+from gitbot.web import health, runs, setup, webhook
 from gitbot.work.store import Store
 
 
@@ -32,4 +32,5 @@ def create_app(config: WebConfig) -> Flask:
     app.register_blueprint(webhook.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(runs.blueprint)
+    app.register_blueprint(setup.blueprint)
     return app

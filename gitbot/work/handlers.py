@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gitbot.errors import GitbotError, UserError
+from gitbot.github.checkruns import SOURCE_CHECK, promise_check_name
 from gitbot.github.client import AppRepoOpener, GitHubApp, web_url
 from gitbot.github.events import (
+    ChecksRerequested,
     Event,
     InstallationChanged,
     InstallationRepositoriesChanged,
@@ -54,6 +56,7 @@ ZERO_SHA = "0" * 40
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 TRUSTED_AUTHORS = ("OWNER", "MEMBER", "COLLABORATOR")  # GitHub's author_association values
 RETRY_REASON = "retryAfter"  # a job the scheduler queued because a workflow asked to retry
+RERUN_REASON = "rerequested"  # a Re-run click on GitHub: new check runs, not updated ones
 
 
 class Service:
@@ -123,6 +126,8 @@ class Service:
             return self._pull_request(guid, event)
         if isinstance(event, IssueCommentCreated):
             return self._comment(guid, event)
+        if isinstance(event, ChecksRerequested):
+            return self._rerequested(guid, event)
         return "ignored: nothing to do"
 
     def _register(self, guid: str, installation: int, names: Sequence[str]) -> str:
@@ -204,6 +209,38 @@ class Service:
         what = f"{name} {command.promise}" if command.promise else name
         return f"reconcile of {what} queued by {event.author}"
 
+    def _rerequested(self, guid: str, event: ChecksRerequested) -> str:
+        """A Re-run click: that Promise (or all, for a suite or `gitbot: source`) at that commit,
+        as a preview when the commit is a source pull request's head off the source branch."""
+        if event.action != "rerequested":
+            return f"ignored: {event.event} {event.action} needs no work"
+        promise = None
+        if event.name is not None and event.name != SOURCE_CHECK:
+            promise = event.name.removeprefix(promise_check_name(""))
+            if promise_check_name(promise) != event.name or not promise:
+                return f"ignored: check run {event.name!r} is not one of gitbot's"
+        name = event.repository.full_name
+        source = self.cache.open(name)
+        if event.pull_requests:
+            # A fork's commit is only in refs/pull/N/head; fetching it is harmless otherwise.
+            source.ensure_pull_request_commit(event.pull_requests[0], event.head_sha)
+        config = read_snapshot(source, name, event.head_sha).config
+        if not config.state_repository:
+            return f"ignored: {name} is not a source repository (no stateRepository)"
+        at = event.head_sha[:12]
+        what = f"{name} {promise}" if promise else name
+        wanted = config.source_branch or event.repository.default_branch
+        if event.head_branch != wanted and event.pull_requests:
+            number = event.pull_requests[0]
+            payload = {"reason": RERUN_REASON, "pull_request": number}
+            self.store.enqueue(PREVIEW, name, None, event.head_sha, payload, guid)
+            return f"preview of pull request #{number} at {at} queued again by {event.sender}"
+        if event.head_branch != wanted:
+            return f"ignored: {at} is on {event.head_branch}, gitbot follows {wanted}"
+        payload = {"reason": RERUN_REASON}
+        self.store.enqueue(RECONCILE, name, promise, event.head_sha, payload, guid)
+        return f"reconcile of {what} at {at} queued again by {event.sender}"
+
     # --- reconciling --------------------------------------------------------------------------
 
     def reconcile(self, job: Job) -> dict[str, Any]:
@@ -224,6 +261,7 @@ class Service:
             None,
             self.redactor,
             on_pull_request=lambda action: PULL_REQUESTS.labels(action=action).inc(),
+            new_check_runs=job.payload.get("reason") == RERUN_REASON,
         )
         outcome = "failed"
         try:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from gitbot.github.events import (
     HANDLED_EVENTS,
+    ChecksRerequested,
     Event,
     Ignored,
     InstallationChanged,
@@ -130,6 +131,8 @@ def test_verify_refuses_another_secret_or_body() -> None:
 
 def test_every_stored_payload_is_tested() -> None:
     assert FILES == [
+        "check_run.rerequested.json",
+        "check_suite.rerequested.json",
         "installation.created.json",
         "installation.deleted.json",
         "installation_repositories.added.json",
@@ -365,6 +368,48 @@ def test_issue_comment_on_a_pull_request() -> None:
     assert parse_command(event.body) == ReconcileCommand(None)
 
 
+def test_check_run_rerequested() -> None:
+    event = parse_event("check_run", raw("check_run.rerequested.json"))
+    assert isinstance(event, ChecksRerequested)
+    assert (event.event, event.action, event.name, event.installation_id) == (
+        "check_run",
+        "rerequested",
+        "randscape",
+        1,
+    )
+    assert (event.head_sha, event.head_branch, event.pull_requests) == (
+        "d6fde92930d4715a2b49857d24b940956b26d2d3",
+        "master",
+        (),
+    )
+    assert event.repository.full_name == "github/hello-world"
+
+
+def test_check_suite_rerequested_on_a_pull_request() -> None:
+    event = parse_event("check_suite", raw("check_suite.rerequested.json"))
+    assert isinstance(event, ChecksRerequested)
+    assert (event.event, event.action, event.name) == ("check_suite", "rerequested", None)
+    assert (event.head_sha, event.head_branch, event.pull_requests) == (
+        "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+        "changes",
+        (2,),
+    )
+    assert event.sender == "octocoders-linter[bot]"
+
+
+def test_a_check_suite_of_a_fork_has_no_branch_and_a_wrong_one_names_its_key() -> None:
+    payload = loaded("check_suite.rerequested.json")
+    payload["check_suite"]["head_branch"] = None
+    event = parse("check_suite", payload)
+    assert isinstance(event, ChecksRerequested) and event.head_branch is None
+    payload["check_suite"]["pull_requests"][0]["number"] = "2"
+    with pytest.raises(PayloadError) as raised:
+        parse("check_suite", payload)
+    assert raised.value.reason == (
+        "check_suite.pull_requests[0].number: expected an integer, got a string"
+    )
+
+
 @pytest.mark.parametrize("name", FILES)
 def test_stored_payloads_parse_to_their_event_type(name: str) -> None:
     expected = {
@@ -374,6 +419,8 @@ def test_stored_payloads_parse_to_their_event_type(name: str) -> None:
         "installation_repositories": InstallationRepositoriesChanged,
         "pull_request": PullRequestChanged,
         "issue_comment": IssueCommentCreated,
+        "check_run": ChecksRerequested,
+        "check_suite": ChecksRerequested,
     }[event_of(name)]
     assert type(parse_event(event_of(name), raw(name))) is expected
 
@@ -390,6 +437,8 @@ def test_unknown_events_are_ignored_without_reading_the_body() -> None:
 
 def test_handled_events() -> None:
     assert sorted(HANDLED_EVENTS) == [
+        "check_run",
+        "check_suite",
         "installation",
         "installation_repositories",
         "issue_comment",

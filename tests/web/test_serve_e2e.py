@@ -648,10 +648,72 @@ def test_a_failing_pipeline_fails_its_job_and_delivery_everywhere_it_is_shown(
 
     # The worker thread counts its job just after storing it: wait for the counter.
     failed_jobs = 'gitbot_jobs_total{kind="reconcile",result="failed"} 1.0'
-    metrics = wait_for(lambda: (m := get(bot, "/metrics")) if failed_jobs in m else None)
+    metrics = wait_for(lambda: next((m for m in [get(bot, "/metrics")] if failed_jobs in m), ""))
     assert 'gitbot_delivery_outcomes_total{event="push",outcome="failed"} 1.0' in metrics
     assert 'gitbot_delivery_outcomes_total{event="push",outcome="succeeded"}' not in metrics
 
     errors = [e for e in json_log_lines(bot) if e["level"] == "error"]
     assert any(e.get("job") == job.id and "breaker" in e["message"] for e in errors), errors
     assert any(e.get("delivery") == "fails-1" and "failed" in e["message"] for e in errors)
+
+
+def rerequested_payload(bot: Bot, event: str, sha: str, name: str | None) -> dict[str, Any]:
+    """GitHub's published `rerequested` example, pointed at our repository and commit."""
+    payload = json.loads((PAYLOADS / f"{event}.rerequested.json").read_text())
+    checks = payload[event]
+    suite = checks["check_suite"] if event == "check_run" else checks
+    checks["head_sha"] = suite["head_sha"] = sha
+    suite["head_branch"] = "main"
+    checks["pull_requests"] = []
+    if name is not None:
+        checks["name"] = name
+    payload["repository"].update(
+        name="platform-source", full_name="acme/platform-source", default_branch="main"
+    )
+    payload["installation"] = {"id": bot.installation, "node_id": "x"}
+    return payload
+
+
+def check_runs_named(server: GitHubServer, sha: str) -> dict[str, list[dict[str, Any]]]:
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for run in server.check_runs("acme", "platform-source"):
+        if run["head_sha"] == sha:
+            runs.setdefault(run["name"], []).append(run)
+    return runs
+
+
+def test_re_run_clicks_run_that_promise_or_all_again_at_that_commit(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    waiter = script_promise_yaml("waiter", "true")
+    head = push(server, bot, work, {**examples(), "waiter/promise.yaml": waiter}, "rerun-base")
+    wait_for(lambda: completed_check_runs(server, head, 2), what="the first check runs")
+    wait_for(lambda: delivery_outcome(bot, "rerun-base"), what="the push's work to finish")
+    # A newer commit on the branch: the click still reruns the commit it was made on.
+    push(server, bot, work, {"notes.txt": "x\n"}, "rerun-later")
+    wait_for(lambda: delivery_outcome(bot, "rerun-later"), what="the second push's work")
+
+    one = rerequested_payload(bot, "check_run", head, "gitbot: postgres")
+    assert bot.deliver("check_run", one, "click-1") == 202
+    assert wait_for(lambda: delivery_outcome(bot, "click-1"), what="the rerun")[0] == "succeeded"
+    rerun = [j for j in jobs_of(bot, "click-1") if j.kind == "reconcile"]
+    assert [(j.promise, j.commit, j.status) for j in rerun] == [("postgres", head, "succeeded")]
+    runs = check_runs_named(server, head)
+    assert len(runs["gitbot: postgres"]) == 2  # a new check run, as GitHub expects
+    assert runs["gitbot: postgres"][-1]["status"] == "completed"
+    assert len(runs["gitbot: waiter"]) == 1
+
+    suite = rerequested_payload(bot, "check_suite", head, None)
+    assert bot.deliver("check_suite", suite, "click-all") == 202
+    assert wait_for(lambda: delivery_outcome(bot, "click-all"), what="the suite")[0] == "succeeded"
+    rerun = [j for j in jobs_of(bot, "click-all") if j.kind == "reconcile"]
+    assert [(j.promise, j.commit) for j in rerun] == [(None, head)]
+    runs = check_runs_named(server, head)
+    assert (len(runs["gitbot: postgres"]), len(runs["gitbot: waiter"])) == (3, 2)
+    assert all(r["status"] == "completed" for named in runs.values() for r in named)
+
+    other = rerequested_payload(bot, "check_run", head, "ci: lint")
+    assert bot.deliver("check_run", other, "click-other") == 202
+    status, reason = wait_for(lambda: delivery_outcome(bot, "click-other"), what="ignored")
+    assert (status, reason) == ("ignored", "ignored: check run 'ci: lint' is not one of gitbot's")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -161,3 +162,17 @@ def test_without_a_token_the_runs_page_answers_only_this_machine(store: Store) -
     client = create_app(WebConfig(Secret("s"), store)).test_client()
     assert client.get("/runs", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
     assert client.get("/runs", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+
+
+def test_the_manifest_redirect_url_leads_to_a_page_with_the_exchange(client: FlaskClient) -> None:
+    root = Path(__file__).resolve().parent.parent.parent
+    manifest = json.loads((root / "deploy" / "github-app-manifest.json").read_text())
+    path = urlsplit(manifest["redirect_url"]).path
+    page = client.get(f"{path}?code=abc123&state=f00d")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "https://api.github.com/app-manifests/abc123/conversions" in html
+    assert "f00d" in html and page.headers["Cache-Control"] == "no-store"
+    assert client.get(path).status_code == 400
+    assert client.get(f"{path}?code=<script>").status_code == 400
+    assert "<b>" not in client.get(f"{path}?code=a&state=<b>").get_data(as_text=True)
