@@ -318,12 +318,12 @@ DESTINATIONS = """\
 apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: dev, labels: {environment: dev}}
-spec: {path: dev}
+spec: {path: dev, stateStoreRef: {kind: GitStateStore, name: default}}
 ---
 apiVersion: platform.kratix.io/v1alpha1
 kind: Destination
 metadata: {name: other, labels: {environment: other}}
-spec: {path: other}
+spec: {path: other, stateStoreRef: {kind: GitStateStore, name: default}}
 """
 
 
