@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from gitbot import __version__
+from gitbot.commands.db import add_parser as db_parser
 from gitbot.errors import EXIT_EXTERNAL, EXIT_USER_ERROR, ExternalError, GitbotError
 
 
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="a job whose worker stops heart-beating for this long is run again",
         )
+    db_parser(commands)
     return parser
 
 
@@ -112,6 +114,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gitbot.commands.serve import serve_command
 
         return serve_command(args)
+    if args.command == "db":
+        from gitbot.commands.db import db_command
+
+        return db_command(args, sys.stdout)
     if args.command == "reconcile":
         from gitbot.commands.reconcile import reconcile_command
 

@@ -58,7 +58,9 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
         parts.pool = WorkerPool(
             store, service.handle, threads=settings.workers, lease=lease, redactor=redactor
         )
-        parts.scheduler = PeriodicReconciles(store, settings.reconcile_interval)
+        parts.scheduler = PeriodicReconciles(
+            store, settings.reconcile_interval, retention=settings.delivery_retention
+        )
     return parts
 
 

@@ -14,6 +14,7 @@ from gitbot.secrets import Secret
 
 T = TypeVar("T")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+DELIVERY_RETENTION = 30 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Settings:
     database_url: str = ""
     runs_token: Secret | None = None
     reconcile_interval: float = 10 * 3600.0
+    delivery_retention: float = DELIVERY_RETENTION  # seconds a delivery's payload is kept
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +86,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=env.get("GITBOT_DATABASE_URL", ""),
         runs_token=_secret(env, "GITBOT_RUNS_TOKEN"),
         reconcile_interval=get("GITBOT_RECONCILE_INTERVAL", _duration_seconds, 10 * 3600.0),
+        delivery_retention=get("GITBOT_DELIVERY_RETENTION", _retention_seconds, DELIVERY_RETENTION),
     )
     if problems:
         raise UserError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
@@ -106,6 +109,17 @@ def _duration_seconds(raw: str) -> float:
     seconds = parse_go_duration(raw).total_seconds()
     if seconds < 60:
         raise ValueError("must be at least 1m")
+    return seconds
+
+
+def _retention_seconds(raw: str) -> float:
+    """A Go duration (`720h`) or whole days (`30d`), at least one hour."""
+    if raw.endswith("d") and raw[:-1].isdigit():
+        seconds = int(raw[:-1]) * 86400.0
+    else:
+        seconds = parse_go_duration(raw).total_seconds()
+    if seconds < 3600:
+        raise ValueError("must be at least 1h (or a number of days, like 30d)")
     return seconds
 
 

@@ -5,7 +5,8 @@ than its interval (10 h by default; a Promise's reconciliationInterval wins when
 reconcile job. A deterministic per-repository jitter spreads repositories over time. Failed runs
 are retried at the next interval, as Kratix's `reconcileAfterFailure` does. A Promise whose
 workflow asked to be retried (workflow-control `retryAfter`) is queued again once that time has
-come, at the next check.
+come, at the next check. Every hour, delivery payloads older than the retention
+(GITBOT_DELIVERY_RETENTION) are pruned; runs keep their summaries.
 """
 
 from __future__ import annotations
@@ -22,20 +23,37 @@ from gitbot.work.store import Store
 
 log = logging.getLogger("gitbot.scheduler")
 JITTER = 0.1  # up to 10% of the interval
+PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery payloads
 
 
 class PeriodicReconciles:
     """Enqueues due reconciles; owns the APScheduler instance."""
 
-    def __init__(self, store: Store, default_interval: float, check_every: float = 60.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        default_interval: float,
+        check_every: float = 60.0,
+        retention: float = 30 * 86400.0,
+    ) -> None:
         self.store = store
         self.default_interval = default_interval
+        self.retention = timedelta(seconds=retention)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(
             self.enqueue_due,
             "interval",
             seconds=check_every,
             id="reconcile-due",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.prune,
+            "interval",
+            seconds=PRUNE_EVERY,
+            id="prune-deliveries",
             next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
@@ -73,6 +91,13 @@ class PeriodicReconciles:
         if queued:
             log.info("queued %d periodic reconcile(s)", queued)
         return queued
+
+    def prune(self) -> int:
+        """Empty the payloads of deliveries older than the retention; how many."""
+        pruned = self.store.prune_deliveries(self.retention)
+        if pruned:
+            log.info("emptied %d delivery payload(s) older than %s", pruned, self.retention)
+        return pruned
 
     def _interval(self, last_result: str | None) -> float:
         try:

@@ -1,4 +1,8 @@
-"""The work database's tables, in SQLAlchemy Core, portable between SQLite and PostgreSQL."""
+"""The work database's tables, in SQLAlchemy Core, portable between SQLite and PostgreSQL.
+
+This is the schema at the newest migration (`gitbot/work/migrations/versions/`): change both
+together; `tests/work/test_migrations.py` checks that they agree.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,6 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.types import TypeDecorator
-
-SCHEMA_VERSION = 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -51,12 +53,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, nullable=False),
-)
-
 deliveries = Table(
     "deliveries",
     metadata,
@@ -69,6 +65,7 @@ deliveries = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("repository", Text),
     Column("installation_id", BigInteger),
+    Column("payload_pruned_at", UTCDateTime),  # payload emptied after GITBOT_DELIVERY_RETENTION
     Index("deliveries_received", "received_at"),
 )
 

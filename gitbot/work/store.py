@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -54,7 +56,6 @@ from sqlalchemy import (
     exc,
     func,
     insert,
-    inspect,
     or_,
     select,
     true,
@@ -63,15 +64,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 
 from gitbot.errors import ExternalError, UserError
-from gitbot.work.schema import (
-    SCHEMA_VERSION,
-    TABLES,
-    deliveries,
-    jobs,
-    metadata,
-    repositories,
-    schema_version,
-)
+from gitbot.work import migrations
+from gitbot.work.schema import deliveries, jobs, repositories
 
 DELIVERY_STATUSES = ("queued", "running", "succeeded", "failed", "invalid", "ignored")
 RERUNNABLE = ("failed", "invalid")  # a redelivery of these may be recorded again as queued
@@ -80,7 +74,8 @@ TIMEOUT_SECONDS = 10.0
 MAX_ATTEMPTS = 5
 POLL_SECONDS = 0.2  # how often wait_for_work looks for work queued by other processes
 _WRITE = "gitbot_write"  # execution option: begin with BEGIN IMMEDIATE on SQLite
-_SETUP_LOCK = int.from_bytes(b"gitbotdb", "big") >> 1  # advisory lock held while creating tables
+_SETUP_LOCK = int.from_bytes(b"gitbotdb", "big") >> 1  # advisory lock held while migrating
+UNFINISHED = ("queued", "running")  # deliveries whose payload a job may still read
 
 T = TypeVar("T")
 
@@ -108,6 +103,7 @@ class Delivery:
     payload: bytes
     repository: str | None
     installation_id: int | None
+    payload_pruned_at: datetime | None = None  # the payload was emptied then (retention)
 
 
 @dataclass(frozen=True)
@@ -157,7 +153,14 @@ class Store:
         timeout: float = TIMEOUT_SECONDS,
         max_attempts: int = MAX_ATTEMPTS,
         clock: Callable[[], datetime] = utcnow,
+        check_schema: bool = True,
     ) -> None:
+        """Open the database; create gitbot's tables in an empty one.
+
+        Raises UserError for a foreign database and, with `check_schema`, for one whose schema
+        is not this gitbot's (an older one names `gitbot db upgrade`). `gitbot db` opens without
+        the check (and without creating anything), to look at or upgrade the schema.
+        """
         try:
             self.url: URL = make_url(url)
         except exc.ArgumentError as error:
@@ -171,7 +174,7 @@ class Store:
         self._engine = self._create_engine()
         self._postgres = self._engine.dialect.name == "postgresql"
         try:
-            self._setup()
+            self._setup(check_schema)
         except BaseException:
             self._engine.dispose()
             raise
@@ -612,7 +615,54 @@ class Store:
     def ping(self) -> None:
         """Raise ExternalError (or UserError) unless the database answers."""
         with self._transaction() as conn:
-            conn.execute(select(func.count()).select_from(schema_version)).scalar_one()
+            conn.execute(select(repositories.c.full_name).limit(1)).all()
+
+    # --- upkeep ----------------------------------------------------------------------------------
+
+    def prune_deliveries(self, retention: timedelta) -> int:
+        """Empty the payloads of deliveries received more than `retention` ago; how many.
+
+        The rows stay (a redelivery of a known GUID is still recognised, and the console still
+        lists them) and jobs keep their summaries; a delivery still queued or running keeps its
+        payload, since its job reads it.
+        """
+        now = self._clock()
+        statement = (
+            update(deliveries)
+            .where(
+                deliveries.c.received_at < now - retention,
+                deliveries.c.payload_pruned_at.is_(None),
+                deliveries.c.status.not_in(UNFINISHED),
+            )
+            .values(payload=b"", payload_pruned_at=now)
+        )
+        with self._transaction(write=True) as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def schema_revision(self) -> str | None:
+        """The database's schema revision (None: no gitbot tables yet)."""
+        with self._transaction() as conn:
+            return migrations.current(conn, self.name)
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate the schema to this gitbot's revision: (revision before, revision after)."""
+        with self._transaction(write=True) as conn:
+            self._lock_schema(conn)
+            return migrations.upgrade(conn, self.name)
+
+    def backup(self, target: Path) -> None:
+        """Copy a SQLite work database to `target` while others keep using it.
+
+        SQLite's online backup copies a consistent snapshot page by page; the copy is written
+        beside `target` and renamed into place, so `target` is never half written. Raises
+        UserError for PostgreSQL, whose own tool (`pg_dump`) does this.
+        """
+        if self._postgres or self.url.database is None:
+            raise UserError(
+                f"{self.name} is not a SQLite database: back it up with pg_dump (see the deploy "
+                "guide)"
+            )
+        sqlite_backup(Path(self.url.database), target, self.timeout)
 
     # --- queue internals -------------------------------------------------------------------------
 
@@ -752,28 +802,29 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def _setup(self) -> None:
-        """Create the tables in a new database; refuse a foreign or newer one."""
+    def _setup(self, check_schema: bool) -> None:
+        """Create the tables in a new database; refuse a foreign one, or an older or newer
+        schema when `check_schema`."""
         with self._transaction(write=True) as conn:
-            if self._postgres:  # one process at a time decides and creates
-                conn.execute(select(func.pg_advisory_xact_lock(_SETUP_LOCK)))
-            present = TABLES & set(inspect(conn).get_table_names())
-            if not present:
-                metadata.create_all(conn)
-                conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
+            self._lock_schema(conn)
+            revision = migrations.current(conn, self.name)
+            if not check_schema or revision == migrations.head():
                 return
-            if present != TABLES:
-                raise UserError(
-                    f"{self.name} is not a gitbot work database (it has the tables "
-                    f"{', '.join(sorted(present))} but not {', '.join(sorted(TABLES - present))}); "
-                    "point gitbot at another database"
-                )
-            version = conn.execute(select(func.max(schema_version.c.version))).scalar()
-            if version != SCHEMA_VERSION:
-                raise UserError(
-                    f"{self.name} has work database schema version {version}; this gitbot "
-                    f"reads version {SCHEMA_VERSION} (was it written by a newer gitbot?)"
-                )
+            if revision is None:  # a new database: every migration, in this transaction
+                migrations.upgrade(conn, self.name)
+                return
+            migrations.check_known(revision, self.name)
+            raise UserError(
+                f"{self.name} has the work database schema of an older gitbot (revision "
+                f"{revision}; this gitbot reads {migrations.head()}): stop every gitbot process "
+                "using it, back it up, and run `gitbot db upgrade`"
+            )
+
+    def _lock_schema(self, conn: Connection) -> None:
+        """On PostgreSQL, one process at a time looks at and changes the schema (SQLite's
+        BEGIN IMMEDIATE already serialises writers)."""
+        if self._postgres:
+            conn.execute(select(func.pg_advisory_xact_lock(_SETUP_LOCK)))
 
     def _retry_conflict(self, attempt: Callable[[], T]) -> T:
         """Run a look-then-insert once more if another writer inserted the same key meanwhile.
@@ -798,6 +849,35 @@ class Store:
             raise UserError(
                 f"database {self.name} is unusable: {_first_line(error.orig)}"
             ) from error
+
+
+def sqlite_backup(source: Path, target: Path, timeout: float = TIMEOUT_SECONDS) -> None:
+    """Copy the SQLite database `source` to `target` with SQLite's online backup.
+
+    Raises UserError when either file cannot be opened or written (the message names it).
+    """
+    if not source.is_file():
+        raise UserError(f"no database to back up at {source}")
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            _closing(sqlite3.connect(source, timeout=timeout)) as src,
+            _closing(sqlite3.connect(partial, timeout=timeout)) as dst,
+        ):
+            src.backup(dst)
+        os.replace(partial, target)
+    except (OSError, sqlite3.Error) as error:
+        partial.unlink(missing_ok=True)
+        raise UserError(f"cannot back up {source} to {target}: {error}") from error
+
+
+@contextmanager
+def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def _owned(job_id: int, worker: str) -> Update:
@@ -854,6 +934,7 @@ def _delivery_values(delivery: Delivery) -> dict[str, Any]:
         "payload": delivery.payload,
         "repository": delivery.repository,
         "installation_id": delivery.installation_id,
+        "payload_pruned_at": delivery.payload_pruned_at,
     }
 
 

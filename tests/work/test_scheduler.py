@@ -82,3 +82,16 @@ def test_a_retry_not_yet_due_waits_and_survives_a_periodic_reconcile(tmp_path: P
     assert queued(store) == [("acme/source", None)]
     summary = json.loads(store.repositories()[0].last_result or "{}")
     assert summary["retries"] == {"postgres": later.isoformat()}
+
+
+def test_the_scheduler_prunes_delivery_payloads_older_than_the_retention(tmp_path: Path) -> None:
+    now = [datetime.now(UTC)]
+    store = Store(f"sqlite:///{tmp_path / 'g.db'}", clock=lambda: now[0])
+    store.record_delivery("guid-1", "push", None, b"{}", "succeeded")
+    scheduler = PeriodicReconciles(store, default_interval=36000, retention=3600)
+    now[0] += timedelta(minutes=59)
+    assert scheduler.prune() == 0
+    now[0] += timedelta(minutes=2)
+    assert scheduler.prune() == 1
+    delivery = store.delivery("guid-1")
+    assert delivery is not None and delivery.payload == b""

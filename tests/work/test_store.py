@@ -1,18 +1,16 @@
 """The work store: deliveries, the job queue's rules, leases, threads and processes, reopening.
 
-Every test runs on a real SQLite file; with GITBOT_TEST_POSTGRES_URL set (a server URL whose user
-may create databases) each also runs on a fresh PostgreSQL database.
+Every test that takes `url` runs on a real SQLite file and on a fresh PostgreSQL database (see
+conftest.py).
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import random
 import sqlite3
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from gitbot.errors import UserError
 from gitbot.work.store import Job, RegisteredRepo, Store
 
-POSTGRES_URL = os.environ.get("GITBOT_TEST_POSTGRES_URL", "")
 START = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 REPO = "my-org/platform"
 OTHER_REPO = "my-org/other"
@@ -43,23 +38,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=["sqlite", *(["postgresql"] if POSTGRES_URL else [])])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'data' / 'gitbot.db'}"
-        return
-    name = f"gitbot_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -653,20 +631,6 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     )
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "gitbot.db"
-    Store(f"sqlite:///{path}").close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE schema_version SET version = 2")
-    conn.close()
-    with pytest.raises(UserError) as raised:
-        Store(f"sqlite:///{path}")
-    assert str(raised.value) == (
-        f"sqlite:///{path} has work database schema version 2; this gitbot reads version 1 "
-        "(was it written by a newer gitbot?)"
-    )
-
-
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "gitbot.db"
     path.write_bytes(b"not a database, just some text that is long enough" * 100)
@@ -763,3 +727,103 @@ def assert_no_overlap(claims: list[Claim]) -> None:
             same_key = a[1] == b[1] and (a[2] is None or b[2] is None or a[2] == b[2])
             if a[0] < b[0] and same_key:
                 assert a[5] <= b[4], f"jobs {a} and {b} ran at once or out of order"
+
+
+# --- retention -----------------------------------------------------------------------------------
+
+
+def test_old_delivery_payloads_are_pruned_and_runs_keep_their_summaries(
+    store: Store, clock: Clock
+) -> None:
+    store.record_delivery("old-done", "push", None, b'{"a":1}', "queued", "", REPO, 42)
+    job = enqueue(store, "redis", delivery_guid="old-done")
+    claimed = store.claim("w1", 60)
+    assert claimed is not None and claimed.id == job.id
+    assert store.complete(job.id, "w1", {"pull_request": 7})
+    store.set_delivery_status("old-done", "succeeded", "1 job")
+    store.record_delivery("old-failed", "push", None, b'{"b":2}', "failed", "boom")
+    store.record_delivery("old-queued", "push", None, b'{"c":3}', "queued")  # its job reads it
+    clock.advance(29 * 86400)
+    store.record_delivery("recent", "push", None, b'{"d":4}', "succeeded")
+    clock.advance(86400 + 1)
+    pruned_at = clock()
+
+    assert store.prune_deliveries(timedelta(days=30)) == 2
+    assert store.prune_deliveries(timedelta(days=30)) == 0  # once only
+    done = store.delivery("old-done")
+    assert done is not None
+    assert (done.payload, done.payload_pruned_at, done.status, done.reason) == (
+        b"",
+        pruned_at,
+        "succeeded",
+        "1 job",
+    )
+    failed = store.delivery("old-failed")
+    assert failed is not None and (failed.payload, failed.payload_pruned_at) == (b"", pruned_at)
+    for guid, payload in (("old-queued", b'{"c":3}'), ("recent", b'{"d":4}')):
+        kept = store.delivery(guid)
+        assert kept is not None and (kept.payload, kept.payload_pruned_at) == (payload, None)
+    # The run keeps its summary and its delivery; a redelivery is still recognised.
+    finished = store.job(job.id)
+    assert finished is not None
+    assert (finished.status, finished.result, finished.delivery_guid) == (
+        "succeeded",
+        {"pull_request": 7},
+        "old-done",
+    )
+    assert store.record_delivery("old-done", "push", None, b"{}", "queued")[1] is False
+    # GitHub's redelivery of the failed one runs again, with its payload back.
+    again, new = store.record_delivery("old-failed", "push", None, b'{"b":2}', "queued")
+    assert new and (again.payload, again.payload_pruned_at) == (b'{"b":2}', None)
+
+
+# --- backup and restore --------------------------------------------------------------------------
+
+
+def test_backup_restores_into_a_fresh_data_dir_without_duplicate_work(
+    tmp_path: Path, clock: Clock
+) -> None:
+    live = tmp_path / "live" / "gitbot.db"
+    backup = tmp_path / "backups" / "gitbot-backup.db"
+    with Store(f"sqlite:///{live}", clock=clock) as store:
+        store.register_repository(REPO, 42)
+        store.record_delivery("done", "push", None, b"{}", "queued", "", REPO, 42)
+        finished = enqueue(store, "redis", "c1", delivery_guid="done")
+        assert store.claim("w1", 60) is not None
+        assert store.complete(finished.id, "w1", {"pull_request": 7})
+        store.set_delivery_status("done", "succeeded")
+        interrupted = enqueue(store, "postgres", "c1")
+        assert store.claim("w1", 60) is not None  # running when the machine is lost
+        waiting = enqueue(store, "mysql", "c1")
+        store.backup(backup)  # while the store is open and in use
+        enqueue(store, "after-the-backup", "c2")
+
+    restored = tmp_path / "fresh" / "gitbot.db"
+    restored.parent.mkdir()
+    restored.write_bytes(backup.read_bytes())
+    clock.advance(61)  # the lost worker's lease runs out
+    with Store(f"sqlite:///{restored}", clock=clock) as store:
+        assert [repo.full_name for repo in store.repositories()] == [REPO]
+        # GitHub's redelivery of what already ran is answered from the stored row, not rerun.
+        assert store.record_delivery("done", "push", None, b"{}", "queued")[1] is False
+        claimed = []
+        while (job := store.claim("w2", 60)) is not None:
+            claimed.append(job.id)
+            assert store.complete(job.id, "w2", {})
+        assert sorted(claimed) == [interrupted.id, waiting.id]
+        ran = store.job(finished.id)
+        assert ran is not None and (ran.status, ran.worker) == ("succeeded", "w1")
+    assert not list(backup.parent.glob(".*partial"))
+
+
+def test_backup_of_postgresql_is_refused_naming_pg_dump(url: str, tmp_path: Path) -> None:
+    with Store(url) as store:
+        if store.url.get_backend_name() == "sqlite":
+            store.backup(tmp_path / "copy.db")
+            assert (tmp_path / "copy.db").is_file()
+            return
+        with pytest.raises(UserError) as raised:
+            store.backup(tmp_path / "copy.db")
+        assert str(raised.value) == (
+            f"{store.name} is not a SQLite database: back it up with pg_dump (see the deploy guide)"
+        )

@@ -1,0 +1,108 @@
+"""`gitbot db current|upgrade|backup` end to end, and processes that find an older schema."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from workdbs import load_revision_0001
+
+from gitbot.cli import main
+from gitbot.statusdb import StatusStore
+from gitbot.work.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(data))
+    monkeypatch.delenv("GITBOT_DATABASE_URL", raising=False)
+    return data
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["db", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_current_then_upgrade_an_older_database(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{data_dir / 'gitbot.db'}"
+    assert run(capsys, "current") == (
+        0,
+        f"{url} has no gitbot tables yet (`gitbot db upgrade` or gitbot serve adds them)\n",
+        "",
+    )
+    load_revision_0001(url)
+    assert run(capsys, "current") == (
+        0,
+        f"{url} is at revision 0001; this gitbot reads 0002: run `gitbot db upgrade`\n",
+        "",
+    )
+    assert run(capsys, "upgrade") == (0, f"upgraded {url} from revision 0001 to 0002\n", "")
+    assert run(capsys, "upgrade") == (0, f"{url} is already at revision 0002\n", "")
+    assert run(capsys, "current") == (0, f"{url} is at revision 0002 (up to date)\n", "")
+
+
+def test_a_server_finding_an_older_schema_refuses_to_start(data_dir: Path) -> None:
+    load_revision_0001(f"sqlite:///{data_dir / 'gitbot.db'}")
+    env = {**os.environ, "GITBOT_WEBHOOK_SECRET": "s3cret", "GITBOT_GITHUB_TOKEN": "t"}
+    for command in ("web", "worker"):
+        done = subprocess.run(
+            [sys.executable, "-m", "gitbot", command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert (done.returncode, done.stdout) == (1, "")
+        assert done.stderr == (
+            f"gitbot: error: sqlite:///{data_dir / 'gitbot.db'} has the work database schema of "
+            "an older gitbot (revision 0001; this gitbot reads 0002): stop every gitbot process "
+            "using it, back it up, and run `gitbot db upgrade`\n"
+        )
+
+
+def test_backup_copies_the_work_database_and_the_status_store(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Store(f"sqlite:///{data_dir / 'gitbot.db'}") as store:
+        store.register_repository("my-org/platform", 42)
+    StatusStore(data_dir / "status.sqlite").close()
+    target = tmp_path / "backups" / "gitbot.db"
+    assert run(capsys, "backup", str(target)) == (
+        0,
+        f"backed up sqlite:///{data_dir / 'gitbot.db'} to {target}\n"
+        f"backed up {data_dir / 'status.sqlite'} to {target}.status\n",
+        "",
+    )
+    with Store(f"sqlite:///{target}") as copy:
+        assert [repo.full_name for repo in copy.repositories()] == ["my-org/platform"]
+    conn = sqlite3.connect(f"{target}.status")
+    try:
+        assert conn.execute("SELECT count(*) FROM object_status").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_backup_of_an_unreadable_database_is_a_clear_error(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir.mkdir()
+    (data_dir / "gitbot.db").mkdir()  # not a file
+    assert run(capsys, "backup", str(tmp_path / "b.db")) == (
+        3,
+        "",
+        f"gitbot: error: database sqlite:///{data_dir / 'gitbot.db'}: unable to open database "
+        "file\n",
+    )
+    assert not (tmp_path / "b.db").exists()
