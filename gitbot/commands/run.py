@@ -115,6 +115,8 @@ def _report(run: WorkflowRun, out: TextIO) -> None:
         print(f"  pipeline {pipeline.name}: {pipeline.outcome}; files: {files}", file=out)
         if pipeline.control is not None and pipeline.control.halts:
             print(f"  workflow {pipeline.control.action}: {pipeline.control.message}", file=out)
+        for warning in pipeline.warnings:
+            print(f"  warning: {warning}", file=out)
         if pipeline.dropped_status_keys:
             dropped = ", ".join(pipeline.dropped_status_keys)
             print(f"  warning: Promise status keeps only 'message'; dropped {dropped}", file=out)

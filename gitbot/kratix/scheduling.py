@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,11 +136,14 @@ def group_output(
     files: Mapping[str, bytes],
     selectors: Sequence[DestinationSelector],
     promise_selectors: Mapping[str, str],
+    directories: Collection[str] = (),
 ) -> list[WorkloadGroup]:
     """Split a Pipeline's output into workload groups: default group first, then directories.
 
-    `files` lists regular files only, so an empty directory cannot be seen: a selector
-    naming one fails as if the directory were missing (Kratix would write nothing for it).
+    `directories` are the top-level folders of the output, empty ones included: a selector
+    naming one that holds no file makes an empty group, as Kratix's reader does (os.ReadDir
+    of an empty folder); one naming no folder at all is an error (UserError), as the
+    work-writer fails on it (work-creator/lib/work_creator.go getWorkloadsFromDir).
     """
     groups: list[WorkloadGroup] = []
     claimed: set[str] = set()
@@ -151,10 +154,10 @@ def group_output(
             continue
         prefix = selector.directory + "/"
         in_dir = {path: content for path, content in files.items() if path.startswith(prefix)}
-        if not in_dir:
+        if not in_dir and selector.directory not in directories:
             raise UserError(
                 f"{SELECTORS_FILE}: directory {selector.directory!r} does not exist in "
-                "/kratix/output (or holds no files)"
+                "/kratix/output"
             )
         claimed.update(in_dir)
         groups.append(make_group(selector.directory, in_dir, selector.match_labels))

@@ -108,6 +108,8 @@ class WorkflowControl:
     suspend: bool = False
     retry_after: timedelta | None = None
     message: str = ""
+    # Keys Kratix's decoder ignores (sigs.k8s.io/yaml into WorkflowControl, not strict).
+    ignored_keys: tuple[str, ...] = ()
 
     @property
     def halts(self) -> bool:
@@ -127,16 +129,17 @@ _CONTROL_KEYS = ("message", "retryAfter", "suspend")
 
 
 def parse_workflow_control(data: Any) -> WorkflowControl:
-    """Validate a parsed `workflow-control.yaml`; an empty file means no control."""
+    """Validate a parsed `workflow-control.yaml`; an empty file means no control.
+
+    Decoded as Kratix's ReadWorkflowControlFile does (work-creator/lib/workflow_control.go):
+    a wrongly typed `suspend`, `message` or `retryAfter` fails the pipeline (UserError); any
+    other key is ignored and listed in `ignored_keys`.
+    """
     if data is None:
         return NO_CONTROL
     if not isinstance(data, Mapping):
         raise UserError(f"workflow-control.yaml must be a mapping, got {kind_of(data)}")
-    for key in data:
-        if key not in _CONTROL_KEYS:
-            raise UserError(
-                f"workflow-control.yaml: unknown key {key!r} (allowed: {', '.join(_CONTROL_KEYS)})"
-            )
+    ignored = tuple(str(key) for key in data if key not in _CONTROL_KEYS)
     suspend = data.get("suspend", False)
     if suspend is None:
         suspend = False
@@ -146,7 +149,10 @@ def parse_workflow_control(data: Any) -> WorkflowControl:
     if not isinstance(message, str):
         raise UserError(f"workflow-control.yaml: 'message' must be a string, got {message!r}")
     return WorkflowControl(
-        suspend=suspend, retry_after=_retry_after(data.get("retryAfter")), message=message
+        suspend=suspend,
+        retry_after=_retry_after(data.get("retryAfter")),
+        message=message,
+        ignored_keys=ignored,
     )
 
 

@@ -43,6 +43,12 @@ def collect_output(root: Path, limits: OutputLimits) -> dict[str, bytes]:
     return dict(sorted(files.items()))
 
 
+def top_level_directories(root: Path) -> frozenset[str]:
+    """Names of the real (not symlinked) folders directly under root, empty ones included."""
+    with os.scandir(root) as entries:
+        return frozenset(e.name for e in entries if e.is_dir(follow_symlinks=False))
+
+
 def _walk(folder: Path | str, prefix: str) -> list[tuple[str, os.DirEntry[str]]]:
     found = []
     with os.scandir(folder) as entries:

@@ -21,7 +21,11 @@ from gitbot import yamlio
 from gitbot.errors import UserError
 from gitbot.kratix import workflowstatus
 from gitbot.kratix.objects import Pipeline
-from gitbot.kratix.scheduling import DestinationSelector, parse_destination_selectors
+from gitbot.kratix.scheduling import (
+    DestinationSelector,
+    group_output,
+    parse_destination_selectors,
+)
 from gitbot.kratix.status import (
     WorkflowControl,
     final_message,
@@ -36,7 +40,7 @@ from gitbot.pipeline.containers import (
     pull_policy,
 )
 from gitbot.pipeline.engine import Engine, Mount
-from gitbot.pipeline.output import OutputLimits, collect_output
+from gitbot.pipeline.output import OutputLimits, collect_output, top_level_directories
 from gitbot.secrets import KeyedStore, Redactor
 
 LOG_TAIL_LINES = 20
@@ -97,6 +101,9 @@ class PipelineRun:
     control: WorkflowControl | None = None
     status_keys: tuple[str, ...] = ()
     dropped_status_keys: tuple[str, ...] = ()
+    # Top-level folders of /kratix/output, even empty ones: a selector may name one (§2.5).
+    output_dirs: frozenset[str] = frozenset()
+    warnings: tuple[str, ...] = ()  # what Kratix would silently ignore
 
 
 @dataclass(frozen=True)
@@ -292,9 +299,13 @@ class WorkflowRunner:
             control = _read_control(dirs["metadata"])
             files: Mapping[str, bytes] = {}
             selectors: tuple[DestinationSelector, ...] = ()
+            output_dirs: frozenset[str] = frozenset()
             if target.action == "configure" and not (control and control.halts):
                 files = collect_output(dirs["output"], self.options.output_limits)
+                output_dirs = top_level_directories(dirs["output"])
                 selectors = _read_selectors(dirs["metadata"])
+                # Kratix's work-writer fails the pipeline on a selector naming no directory.
+                group_output(files, selectors, {}, output_dirs)
             incoming = _read_yaml(dirs["metadata"] / "status.yaml")
             merged = merge_status(
                 status, incoming if incoming is not None else {}, target.workflow_type
@@ -312,6 +323,8 @@ class WorkflowRunner:
             control=control,
             status_keys=tuple(sorted(incoming)) if isinstance(incoming, dict) else (),
             dropped_status_keys=merged.dropped,
+            output_dirs=output_dirs,
+            warnings=_metadata_warnings(dirs["metadata"], control),
         )
         return result, dict(merged.status)
 
@@ -377,11 +390,26 @@ def _read_control(metadata: Path) -> WorkflowControl | None:
 
 
 def _read_selectors(metadata: Path) -> tuple[DestinationSelector, ...]:
-    for name in ("destination-selectors.yaml", "scheduling.yaml"):  # the old name still works
-        data = _read_yaml(metadata / name)
-        if data is not None:
-            return parse_destination_selectors(data)
-    return ()
+    """destination-selectors.yaml, the only name Kratix's work-writer reads (work_creator.go)."""
+    data = _read_yaml(metadata / "destination-selectors.yaml")
+    return () if data is None else parse_destination_selectors(data)
+
+
+def _metadata_warnings(metadata: Path, control: WorkflowControl | None) -> tuple[str, ...]:
+    """What Kratix ignores in /kratix/metadata without a word, said out loud."""
+    warnings = []
+    if control is not None and control.ignored_keys:
+        keys = ", ".join(repr(key) for key in control.ignored_keys)
+        warnings.append(
+            f"workflow-control.yaml: {keys} ignored, as Kratix does (it reads suspend, "
+            "retryAfter and message)"
+        )
+    if (metadata / "scheduling.yaml").is_file():
+        warnings.append(
+            "scheduling.yaml ignored: Kratix reads destination-selectors.yaml (its old name "
+            "is no longer read)"
+        )
+    return tuple(warnings)
 
 
 def _exit_message(run: ContainerRun, options: RunOptions) -> str:

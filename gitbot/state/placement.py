@@ -94,7 +94,7 @@ def schedule_run(
                 promise.pipeline_namespace,
             )
         for group in group_output(
-            pipeline.files, pipeline.selectors, promise.destination_selectors
+            pipeline.files, pipeline.selectors, promise.destination_selectors, pipeline.output_dirs
         ):
             chosen = _destinations_for(work, group, destinations, sticky)
             if not chosen:

@@ -179,11 +179,19 @@ def test_default_group_omitted_when_empty() -> None:
 def test_missing_directory_is_a_user_error() -> None:
     selectors = parse_destination_selectors([{"directory": "dest1", "matchLabels": {"a": "b"}}])
     with pytest.raises(UserError) as info:
-        group_output({"dest1x/a.yaml": b"a", "dest1": b"file, not a directory"}, selectors, {})
+        group_output(
+            {"dest1x/a.yaml": b"a", "dest1": b"file, not a directory"}, selectors, {}, {"dest1x"}
+        )
     assert str(info.value) == (
-        "destination-selectors.yaml: directory 'dest1' does not exist in /kratix/output "
-        "(or holds no files)"
+        "destination-selectors.yaml: directory 'dest1' does not exist in /kratix/output"
     )
+
+
+def test_an_existing_empty_directory_makes_an_empty_group() -> None:
+    """Kratix's reader lists an empty folder without error (os.ReadDir): an empty group."""
+    selectors = parse_destination_selectors([{"directory": "dest1", "matchLabels": {"a": "b"}}])
+    (group,) = group_output({}, selectors, {}, {"dest1"})
+    assert group == WorkloadGroup("dest1", DEST1_ID, {}, {"a": "b"})
 
 
 def test_files_in_kratix_read_order() -> None:

@@ -140,6 +140,15 @@ def test_retry_after_wins_over_suspend() -> None:
     assert control.action == "retry"
 
 
+def test_unknown_workflow_control_keys_are_ignored_as_kratix_does() -> None:
+    """Kratix decodes workflow-control.yaml without strictness (workflow_control.go): an
+    unknown key such as `maxAttempts` is ignored, not a pipeline failure."""
+    control = parse_workflow_control({"retryAfter": "5m", "maxAttempts": 3, "suspended": True})
+    assert (control.retry_after, control.suspend) == (timedelta(minutes=5), False)
+    assert control.ignored_keys == ("maxAttempts", "suspended")
+    assert control.action == "retry"
+
+
 def test_empty_retry_after_is_unset() -> None:
     assert parse_workflow_control({"retryAfter": "", "suspend": False}) == NO_CONTROL
 
@@ -148,11 +157,6 @@ def test_empty_retry_after_is_unset() -> None:
     ("data", "error"),
     [
         (["suspend"], "workflow-control.yaml must be a mapping, got a list"),
-        (
-            {"suspended": True},
-            "workflow-control.yaml: unknown key 'suspended' "
-            "(allowed: message, retryAfter, suspend)",
-        ),
         ({"suspend": "yes"}, "workflow-control.yaml: 'suspend' must be true or false, got 'yes'"),
         ({"message": 5}, "workflow-control.yaml: 'message' must be a string, got 5"),
         (

@@ -297,6 +297,57 @@ def test_a_retrying_pipeline_counts_its_attempts_and_sees_them(engine: DockerEng
     assert (reconciled[0]["status"], reconciled[0]["reason"]) == ("Unknown", "WorkflowSuspended")
 
 
+def test_unknown_workflow_control_keys_are_ignored_with_a_warning(engine: DockerEngine) -> None:
+    retry = sh(
+        "c",
+        "printf 'retryAfter: 5m\\nmaxAttempts: 3\\n' > /kratix/metadata/workflow-control.yaml",
+    )
+    run = run_resource(engine, pipeline("p0", retry), pipeline("p1", sh("c", "true")))
+    assert (run.failure, run.outcome, run.retry_after) == (None, "suspended", timedelta(minutes=5))
+    assert run.pipelines[0].warnings == (
+        "workflow-control.yaml: 'maxAttempts' ignored, as Kratix does (it reads suspend, "
+        "retryAfter and message)",
+    )
+
+
+def test_selectors_naming_an_empty_folder_make_an_empty_group(engine: DockerEngine) -> None:
+    empty = sh(
+        "c",
+        "mkdir -p /kratix/output/dest1 /kratix/output/dest2/sub; echo a > /kratix/output/a.yaml; "
+        "printf -- '- {directory: dest1, matchLabels: {env: dev}}\\n"
+        "- {directory: dest2, matchLabels: {env: prod}}\\n' "
+        "> /kratix/metadata/destination-selectors.yaml",
+    )
+    run = run_resource(engine, pipeline("p", empty))
+    assert run.failure is None
+    (done,) = run.pipelines
+    assert (dict(done.files), done.output_dirs) == ({"a.yaml": b"a\n"}, {"dest1", "dest2"})
+    missing = sh(
+        "c",
+        "printf -- '- {directory: dest1, matchLabels: {env: dev}}\\n' "
+        "> /kratix/metadata/destination-selectors.yaml",
+    )
+    failed = run_resource(engine, pipeline("p", missing))
+    assert failed.failure is not None
+    assert failed.failure.message == (
+        "destination-selectors.yaml: directory 'dest1' does not exist in /kratix/output"
+    )
+
+
+def test_the_old_scheduling_yaml_is_ignored_with_a_warning(engine: DockerEngine) -> None:
+    old = sh(
+        "c",
+        "echo a > /kratix/output/a.yaml; "
+        "printf -- '- {matchLabels: {env: prod}}\\n' > /kratix/metadata/scheduling.yaml",
+    )
+    (done,) = run_resource(engine, pipeline("p", old)).pipelines
+    assert done.selectors == ()
+    assert done.warnings == (
+        "scheduling.yaml ignored: Kratix reads destination-selectors.yaml (its old name is no "
+        "longer read)",
+    )
+
+
 def test_invalid_destination_selectors_fail_the_pipeline(engine: DockerEngine) -> None:
     bad = sh(
         "c",
