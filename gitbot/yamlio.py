@@ -82,6 +82,16 @@ class YamlDocument:
             line = pos.line if depth else line
         return line
 
+    def part(self, path: Path) -> YamlDocument:
+        """The value at `path` as a document of its own, keeping the lines it was written at."""
+        found = list(self._walk(path))
+        if len(found) != len(path) + 1:
+            raise KeyError(format_path(path))
+        data = self.data
+        for step in path:
+            data = data[step]
+        return YamlDocument(data, self.file, found[-1].line, found[-1])
+
     def scalar_text(self, path: Path) -> str | None:
         """The scalar at `path` as written (without quotes), or None if there is none."""
         found = list(self._walk(path))

@@ -499,9 +499,30 @@ def load_texts(files: Mapping[str, str], known_promises: Sequence[Promise] = ())
     return _load_documents(docs, result, known_promises)
 
 
+def flatten_lists(docs: Iterable[YamlDocument]) -> list[YamlDocument]:
+    """Documents with every `kind: List` (or `...List`) replaced by its `items`, recursively.
+
+    `kubectl apply -f` reads a list object's items as separate objects (its resource builder's
+    FlattenListVisitor); a Kratix user's repository may hold `kubectl get -o yaml` output so.
+    Each item keeps its own line.
+    """
+    flat: list[YamlDocument] = []
+    for doc in docs:
+        data = doc.data
+        is_list = isinstance(data, dict) and isinstance(data.get("items"), list)
+        kind = data.get("kind") if is_list else None
+        if isinstance(kind, str) and kind.endswith("List"):
+            items = [doc.part(("items", i)) for i in range(len(data["items"]))]
+            flat.extend(flatten_lists(item for item in items if item.data is not None))
+        else:
+            flat.append(doc)
+    return flat
+
+
 def _load_documents(
     docs: list[YamlDocument], result: LoadResult, known_promises: Sequence[Promise]
 ) -> LoadResult:
+    docs = flatten_lists(docs)
     kinds = {id(doc): _kratix_kind(doc, result) for doc in docs}
     broken = _load_promises([d for d in docs if kinds[id(d)] == "Promise"], result)
     apis = _apis(result, known_promises)

@@ -12,6 +12,7 @@ from gitbot.errors import InvalidObjects
 from gitbot.kratix.loader import (
     LoadResult,
     load_objects,
+    load_texts,
     parse_destination,
     parse_promise,
     parse_resource_request,
@@ -1209,3 +1210,30 @@ def test_a_loaded_promise_replaces_a_known_one(tmp_path: Path) -> None:
         "in test.kratix.io/v1alpha1"
     ]
     assert clash.promises == []
+
+
+# --- kind: List -------------------------------------------------------------------------------
+
+
+def test_list_objects_are_flattened_as_kubectl_apply_does(tmp_path: Path) -> None:
+    """`kubectl apply -f` applies each item of a `kind: List` (or a typed `...List`)."""
+    listed = textwrap.indent(KRATIX_TEST_PROMISE, "  ").replace("  apiVersion:", "- apiVersion:", 1)
+    text = (
+        "apiVersion: v1\nkind: List\nmetadata: {}\nitems:\n"
+        + listed
+        + "- apiVersion: platform.kratix.io/v1alpha1\n  kind: DestinationList\n  items:\n"
+        + textwrap.indent(destination("path: nested\n"), "    ").replace("    api", "  - api", 1)
+        + textwrap.indent(REQUEST, "  ").replace("  apiVersion:", "- apiVersion:", 1)
+    )
+    result = load(tmp_path, text)
+    assert result.problems == []
+    assert [p.name for p in result.promises] == ["testbundle"]
+    assert [(d.name, d.path) for d in result.destinations] == [("worker-1", "nested")]
+    assert [(r.name, r.source.line) for r in result.resources] == [("example", 85)]
+    # The same for a source commit's files (gitbot reconcile).
+    from_commit = load_texts({"all.yaml": text})
+    assert (len(from_commit.promises), len(from_commit.resources)) == (1, 1)
+    broken = text.replace("path: nested", "path: 7")
+    assert messages(tmp_path, broken) == [
+        'f0.yaml:83: spec.path: expected a string, got an integer; quote it: "7"'
+    ]
