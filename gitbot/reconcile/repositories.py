@@ -16,7 +16,13 @@ from gitbot.errors import UserError
 from gitbot.gitrepo import CachedRepo
 from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory, reconcile_all
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
-from gitbot.state.branchplan import BranchPlan, Changes, plan_branches, plan_changes
+from gitbot.state.branchplan import (
+    BranchPlan,
+    Changes,
+    plan_aggregated,
+    plan_branches,
+    plan_changes,
+)
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.publish import (
     BranchResult,
@@ -153,9 +159,30 @@ def reconcile(
     report.outcomes = reconcile_all(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)
 
+    # Branches leave aggregatedYAML files to a branch of their own (plan_aggregated); a
+    # preview and --direct show and write them with the objects that changed them.
+    separate = not request.preview and not request.direct
+    aggregated = [
+        (plan, changes)
+        for plan, changes in (
+            plan_aggregated(base_records, base_paths, snapshot.destinations, config.path)
+            if separate
+            else []
+        )
+        if _needed(base, base_paths, plan, changes)
+    ]
+    extra = {plan.branch: changes for plan, changes in aggregated}
+
     def changes_of(plan: BranchPlan) -> Changes:
+        if plan.branch in extra:
+            return extra[plan.branch]
         return plan_changes(
-            plan.outcomes, base_records, base_paths, snapshot.destinations, config.path
+            plan.outcomes,
+            base_records,
+            base_paths,
+            snapshot.destinations,
+            config.path,
+            aggregated=not separate,
         )
 
     if request.preview:
@@ -163,6 +190,7 @@ def reconcile(
     elif request.direct:
         report.results = _direct(base, report.plans, changes_of, request.source, commit)
     else:
+        report.plans += [plan for plan, _ in aggregated]
         for plan in report.plans:
             changes = changes_of(plan)
             result = feedback.skip_push(plan, changes)
@@ -173,6 +201,14 @@ def reconcile(
             report.results.append(result)
     feedback.finished(report)
     return report
+
+
+def _needed(base: StateBase, base_paths: set[str], plan: BranchPlan, changes: Changes) -> bool:
+    """An aggregated file's branch is worth publishing when it exists or changes the base."""
+    if base.repo.branch_sha(plan.branch) is not None:
+        return True
+    current = base.repo.read_files(base.sha, sorted(p for p in changes if p in base_paths))
+    return any(current.get(path) != content for path, content in changes.items())
 
 
 def _records(repo: CachedRepo, commit: str, paths: set[str]) -> dict[ObjectKey, ObjectRecord]:

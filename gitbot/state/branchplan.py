@@ -76,8 +76,13 @@ def plan_changes(
     base_paths: set[str],
     destinations: Sequence[Destination],
     state_path: str,
+    aggregated: bool = True,
 ) -> Changes:
-    """File changes on top of base for these outcomes (objects not changing state are kept)."""
+    """File changes on top of base for these outcomes (objects not changing state are kept).
+
+    `aggregated=False` leaves the aggregatedYAML files alone (the records still carry each
+    object's contributions): in branch mode they have a branch of their own per Destination
+    (`plan_aggregated`), so two pull requests never change the same aggregated file."""
     changes: Changes = {}
     moving = [o for o in outcomes if o.changes_state]
     roots = [
@@ -107,7 +112,8 @@ def plan_changes(
         changes.update(outcome.files)
         record_path = outcome.key.record_path
         changes[record_path] = outcome.record.dump() if outcome.record else None
-    changes.update(_aggregated_changes(moving, base_records, destinations, state_path))
+    if aggregated:
+        changes.update(_aggregated_changes(moving, base_records, destinations, state_path))
     if moving:
         for dest in destinations:
             for path, content in canary_files(state_path, dest).items():
@@ -145,6 +151,36 @@ def _aggregated_changes(
         path = aggregated_path(state_path, dest)
         changes[path] = aggregate(placements) if placements else None
     return changes
+
+
+def aggregated_branch(dest: Destination) -> str:
+    return f"gitbot/aggregated/{dest.name}"
+
+
+def plan_aggregated(
+    base_records: Mapping[ObjectKey, ObjectRecord],
+    base_paths: set[str],
+    destinations: Sequence[Destination],
+    state_path: str,
+) -> list[tuple[BranchPlan, Changes]]:
+    """One branch per aggregatedYAML Destination: its file rebuilt from the records on the base
+    branch, i.e. from the object branches already merged, so it never conflicts with them."""
+    plans = []
+    for dest in destinations:
+        if dest.filepath_mode != "aggregatedYAML":
+            continue
+        placements: dict[str, dict[str, bytes]] = {}
+        for _, record in sorted(base_records.items(), key=lambda kv: str(kv[0])):
+            _add(placements, record.aggregated.get(dest.name, {}))
+        path = aggregated_path(state_path, dest)
+        changes: Changes = {}
+        if placements:
+            changes[path] = aggregate(placements)
+        elif path in base_paths:
+            changes[path] = None
+        title = f"gitbot: aggregated file of Destination {dest.name}"
+        plans.append((BranchPlan(aggregated_branch(dest), title, ()), changes))
+    return plans
 
 
 def _add(placements: dict[str, dict[str, bytes]], found: Mapping[str, Mapping[str, str]]) -> None:
