@@ -50,8 +50,14 @@ def promise_report(
     ran = [o for o in outcomes if o.action in ("configure", "delete")]
     conclusion: Conclusion = "success"
     title = f"{len(ran)} workflow(s) ran"
+    held = [o for o in outcomes if o.held]
     if failed:
         conclusion, title = "failure", f"{len(failed)} workflow(s) failed"
+    elif held:
+        # The Promise is Unavailable (requirements, or its workflow did not complete): the
+        # table's notes say why, in Kratix's words.
+        conclusion = "neutral"
+        title = f"Promise {promise} is Unavailable: {len(held)} request(s) held"
     elif not ran or unscheduled:
         conclusion = "neutral"
         title = "nothing ran" if not ran else f"{len(unscheduled)} group(s) matched no Destination"

@@ -210,7 +210,7 @@ def _current_promise(
         elif held:
             # Kratix's dynamic controller marks the request and leaves it (and its files) be.
             _restore_status(ctx, request_key, lambda s: request_held(s, _now()))
-            outcomes.append(ObjectOutcome(request_key, "skipped", note=held))
+            outcomes.append(ObjectOutcome(request_key, "skipped", note=held, held=True))
         else:
             stored = _stored_status(ctx, request_key)
             released = request_released(stored, _now()) if stored is not None else None

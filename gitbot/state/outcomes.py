@@ -31,6 +31,7 @@ class ObjectOutcome:
     error: str | None = None
     note: str = ""
     partial: bool = False  # suspended: files of the finished pipelines only, nothing removed
+    held: bool = False  # a request its Unavailable Promise holds back (files kept)
 
     @property
     def failed(self) -> bool:

@@ -55,6 +55,32 @@ def test_paused_promises_are_neutral() -> None:
     assert (report.conclusion, report.title) == ("neutral", "nothing ran")
 
 
+def test_an_unavailable_promise_says_which_requirement_is_missing_and_holds_its_requests() -> None:
+    target = WorkflowTarget(promise(), "configure")
+    why = "Unavailable: RequirementsFulfilled=False (...); db v2: Requirement not installed"
+    outcomes = [
+        ObjectOutcome(
+            ObjectKey.of_promise(target.promise),
+            "configure",
+            WorkflowRun(target, (), {}),
+            note=why,
+        ),
+        ObjectOutcome(
+            ObjectKey("thing", "example.gitbot.dev", "Thing", "default", "one"),
+            "skipped",
+            note="held: Promise thing is Unavailable",
+            held=True,
+        ),
+    ]
+    report = promise_report("thing", outcomes, None)
+    assert (report.conclusion, report.title) == (
+        "neutral",
+        "Promise thing is Unavailable: 1 request(s) held",
+    )
+    assert f"| Promise thing | configure | succeeded — {why} |" in report.summary
+    assert "| thing default/one | skipped | held: Promise thing is Unavailable |" in report.summary
+
+
 def test_source_problems_become_annotations() -> None:
     report = source_report([Problem("a.yaml", 3, "spec", "bad")], [])
     assert report.conclusion == "failure"
