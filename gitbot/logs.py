@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from gitbot.secrets import Redactor
 
-IDS = ("delivery", "installation", "repository", "job", "promise", "commit")
+IDS = ("delivery", "installation", "repository", "job", "promise", "commit", "actor", "remote")
 
 
 class JsonFormatter(logging.Formatter):

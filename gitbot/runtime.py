@@ -40,6 +40,9 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
             "gitbot refuses to start without a webhook secret: set GITBOT_WEBHOOK_SECRET"
         )
     redactor.add(settings.webhook_secret)
+    for token in (settings.runs_token, settings.console_token):
+        if token is not None:
+            redactor.add(token)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(database_url(settings))
     github = github_app(settings, redactor)
@@ -71,7 +74,17 @@ def web_app(settings: Settings, parts: Parts) -> Flask:
     if parts.scheduler is not None:
         scheduler = parts.scheduler
         checks["scheduler"] = lambda: _require(scheduler.running, "the scheduler is not running")
-    return create_app(WebConfig(settings.webhook_secret, parts.store, settings.runs_token, checks))
+    return create_app(
+        WebConfig(
+            settings.webhook_secret,
+            parts.store,
+            settings.runs_token,
+            checks,
+            console_token=settings.console_token,
+            status_path=settings.data_dir / "status.sqlite",
+            reconcile_interval=settings.reconcile_interval,
+        )
+    )
 
 
 def _engine_ping(settings: Settings) -> None:

@@ -43,6 +43,7 @@ class Settings:
     webhook_secret: Secret | None = None
     database_url: str = ""
     runs_token: Secret | None = None
+    console_token: Secret | None = None
     reconcile_interval: float = 10 * 3600.0
     delivery_retention: float = DELIVERY_RETENTION  # seconds a delivery's payload is kept
 
@@ -85,6 +86,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhook_secret=_secret(env, "GITBOT_WEBHOOK_SECRET"),
         database_url=env.get("GITBOT_DATABASE_URL", ""),
         runs_token=_secret(env, "GITBOT_RUNS_TOKEN"),
+        console_token=_secret(env, "GITBOT_CONSOLE_TOKEN"),
         reconcile_interval=get("GITBOT_RECONCILE_INTERVAL", _duration_seconds, 10 * 3600.0),
         delivery_retention=get("GITBOT_DELIVERY_RETENTION", _retention_seconds, DELIVERY_RETENTION),
     )

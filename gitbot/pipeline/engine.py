@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -74,6 +74,9 @@ class ContainerSpec:
     pull_policy: str = "IfNotPresent"
 
 
+OutputObserver = Callable[[bytes], None]  # a running container's log, chunk by chunk
+
+
 @dataclass(frozen=True)
 class ContainerResult:
     """How a container ended: exit code (None when killed on timeout), log tail, duration."""
@@ -87,7 +90,9 @@ class ContainerResult:
 class Engine(Protocol):
     """What the workflow runner needs from a container engine."""
 
-    def run(self, spec: ContainerSpec, timeout: float) -> ContainerResult: ...
+    def run(
+        self, spec: ContainerSpec, timeout: float, on_output: OutputObserver | None = None
+    ) -> ContainerResult: ...
 
     def image_user(self, image: str, pull_policy: str) -> str: ...
 
@@ -116,8 +121,12 @@ class DockerEngine:
         """Raise EngineError unless the engine answers."""
         self._call("ping", self._client.ping)
 
-    def run(self, spec: ContainerSpec, timeout: float) -> ContainerResult:
-        """Run one container to its end (or kill it after `timeout` seconds); always remove it."""
+    def run(
+        self, spec: ContainerSpec, timeout: float, on_output: OutputObserver | None = None
+    ) -> ContainerResult:
+        """Run one container to its end (or kill it after `timeout` seconds); always remove it.
+
+        `on_output` gets each chunk of the log as it arrives (from the reading thread)."""
         self._ensure_image(spec.image, spec.pull_policy)
         started = time.monotonic()
         container = self._call("create container", lambda: self._create(spec))
@@ -128,7 +137,7 @@ class DockerEngine:
                 "attach",
                 lambda: container.attach(stdout=True, stderr=True, stream=True, logs=True),
             )
-            reader = _StreamReader(stream)
+            reader = _StreamReader(stream, on_output)
             self._call("start container", container.start)
             finished = reader.wait(timeout)
             if not finished:
@@ -269,7 +278,8 @@ def _reload_state(container: Any) -> dict[str, Any]:
 class _StreamReader:
     """Reads an attach stream in a thread, keeping only the tail, so a timeout can interrupt."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, on_output: OutputObserver | None = None) -> None:
+        self._on_output = on_output
         self._chunks: deque[bytes] = deque()
         self._size = 0
         self._done = threading.Event()
@@ -281,6 +291,10 @@ class _StreamReader:
             for chunk in stream:
                 self._chunks.append(chunk)
                 self._size += len(chunk)
+                if self._on_output is not None:
+                    # Watching a run must never break it: an observer's error is its own.
+                    with contextlib.suppress(Exception):
+                        self._on_output(chunk)
                 while self._size > LOG_TAIL_BYTES and len(self._chunks) > 1:
                     self._size -= len(self._chunks.popleft())
         except (requests.exceptions.RequestException, OSError, ValueError):

@@ -77,6 +77,7 @@ class Failure:
     message: str
     container: str | None = None
     log_tail: str = ""
+    containers: tuple[ContainerRun, ...] = ()  # those of the failed pipeline that ran, in order
 
     def __str__(self) -> str:
         where = f"pipeline '{self.pipeline}'"
@@ -141,6 +142,24 @@ class _PipelineFailed(Exception):
 ContainerObserver = Callable[[str, ContainerRun], None]
 
 
+@dataclass(frozen=True)
+class LiveOutput:
+    """A running container's news for live views: it started ("" text), wrote whole lines
+    (redacted), or exited (`text` is then its whole redacted log, as in ContainerRun)."""
+
+    target: WorkflowTarget
+    pipeline: str
+    container: str
+    image: str
+    state: Literal["running", "exited"]
+    text: str
+    exit_code: int | None = None
+
+
+LiveObserver = Callable[[LiveOutput], None]
+LIVE_FLUSH_BYTES = 64 * 1024  # a line longer than this is passed on in pieces
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -156,6 +175,7 @@ class WorkflowRunner:
         redactor: Redactor,
         options: RunOptions | None = None,
         on_container: ContainerObserver | None = None,
+        on_output: LiveObserver | None = None,
     ) -> None:
         self.engine = engine
         self.secrets = secrets
@@ -163,6 +183,7 @@ class WorkflowRunner:
         self.redact = redactor
         self.options = options or RunOptions()
         self.on_container = on_container
+        self.on_output = on_output
 
     def run(
         self,
@@ -262,10 +283,16 @@ class WorkflowRunner:
                         pull_policy(container, self.options.policy.default_pull_policy),
                     )
                 spec = container_spec(container, ctx, image_user)
-                result = self.engine.run(spec, self.options.container_timeout)
+                live = self._live(target, pipeline.name, container.name, container.image)
+                timeout = self.options.container_timeout
+                if live is None:
+                    result = self.engine.run(spec, timeout)
+                else:
+                    result = self.engine.run(spec, timeout, on_output=live)
             except UserError as e:
                 message = self.redact(str(e))
-                raise _PipelineFailed(Failure(pipeline.name, message, container.name)) from e
+                failure = Failure(pipeline.name, message, container.name, containers=tuple(runs))
+                raise _PipelineFailed(failure) from e
             log = self.redact(result.log.decode("utf-8", errors="replace"))
             run = ContainerRun(
                 container.name,
@@ -278,13 +305,47 @@ class WorkflowRunner:
             runs.append(run)
             if self.on_container is not None:
                 self.on_container(pipeline.name, run)
+            if self.on_output is not None:
+                self.on_output(
+                    LiveOutput(
+                        target, pipeline.name, run.name, run.image, "exited", log, run.exit_code
+                    )
+                )
             if result.timed_out or result.exit_code != 0:
                 raise _PipelineFailed(
                     Failure(
-                        pipeline.name, _exit_message(run, self.options), container.name, _tail(log)
+                        pipeline.name,
+                        _exit_message(run, self.options),
+                        container.name,
+                        _tail(log),
+                        tuple(runs),
                     )
                 )
         return tuple(runs)
+
+    def _live(
+        self, target: WorkflowTarget, pipeline: str, container: str, image: str
+    ) -> Callable[[bytes], None] | None:
+        """The engine's log observer for one container: whole lines, redacted, to on_output.
+
+        Only whole lines are passed on, so a secret split across two chunks is still redacted."""
+        observer = self.on_output
+        if observer is None:
+            return None
+        observer(LiveOutput(target, pipeline, container, image, "running", ""))
+        pending = bytearray()
+
+        def chunk(data: bytes) -> None:
+            pending.extend(data)
+            cut = pending.rfind(b"\n") + 1
+            if not cut and len(pending) >= LIVE_FLUSH_BYTES:
+                cut = len(pending)
+            if cut:
+                text = self.redact(bytes(pending[:cut]).decode("utf-8", errors="replace"))
+                del pending[:cut]
+                observer(LiveOutput(target, pipeline, container, image, "running", text))
+
+        return chunk
 
     def _finish_pipeline(
         self,

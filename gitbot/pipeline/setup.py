@@ -9,7 +9,7 @@ from gitbot.errors import UserError
 from gitbot.pipeline.containers import ContainerPolicy
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.output import OutputLimits
-from gitbot.pipeline.runner import ContainerObserver, RunOptions, WorkflowRunner
+from gitbot.pipeline.runner import ContainerObserver, LiveObserver, RunOptions, WorkflowRunner
 from gitbot.secrets import Redactor, config_map_store, secret_store
 from gitbot.settings import Settings
 
@@ -52,6 +52,7 @@ def make_runner(
     engine: DockerEngine,
     redactor: Redactor,
     on_container: ContainerObserver | None = None,
+    on_output: LiveObserver | None = None,
 ) -> WorkflowRunner:
     return WorkflowRunner(
         engine,
@@ -60,4 +61,5 @@ def make_runner(
         redactor,
         config.options,
         on_container=on_container,
+        on_output=on_output,
     )

@@ -34,7 +34,7 @@ from gitbot.github.feedback import GitHubFeedback
 from gitbot.gitrepo import CachedRepo, RepoCache
 from gitbot.metrics import GITHUB_RATE_LIMIT, GITHUB_RATE_REMAINING, PULL_REQUESTS, RUNS
 from gitbot.pipeline.engine import DockerEngine
-from gitbot.pipeline.runner import WorkflowRunner
+from gitbot.pipeline.runner import ContainerRun, LiveObserver, WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner
 from gitbot.reconcile.repositories import (
     NotASourceRepository,
@@ -46,7 +46,9 @@ from gitbot.reconcile.workflows import RunnerFactory
 from gitbot.secrets import Redactor
 from gitbot.source.changes import affected_promises
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
+from gitbot.state.outcomes import ObjectOutcome
 from gitbot.statusdb import StatusStore
+from gitbot.work.live import LiveProgress
 from gitbot.work.pool import JobFailed
 from gitbot.work.store import Job, Store
 
@@ -264,13 +266,14 @@ class Service:
             new_check_runs=job.payload.get("reason") == RERUN_REASON,
         )
         outcome = "failed"
+        live = LiveProgress(self.store, job) if job.worker is not None else None
         try:
             try:
                 report = reconcile(
                     request,
                     self.cache,
                     self.status,
-                    self._runners(),
+                    self._runners(live),
                     feedback,
                     workers=self.workers_per_job,
                 )
@@ -284,6 +287,8 @@ class Service:
                 return {"source": repo, "outcome": outcome}
             outcome = "failed" if report.failed else "succeeded"
         finally:
+            if live is not None:
+                live.close()
             RUNS.labels(promise=job.promise or "*", result=outcome).observe(
                 time.monotonic() - started
             )
@@ -309,14 +314,14 @@ class Service:
             GITHUB_RATE_REMAINING.set(remaining)
             GITHUB_RATE_LIMIT.set(limit)
 
-    def _runners(self) -> RunnerFactory:
+    def _runners(self, on_output: LiveObserver | None = None) -> RunnerFactory:
         config, redactor = self.runner_config, self.redactor
 
         @contextmanager
         def runner() -> Iterator[WorkflowRunner]:
             engine = DockerEngine(config.engine_url)
             try:
-                yield make_runner(config, engine, redactor)
+                yield make_runner(config, engine, redactor, on_output=on_output)
             finally:
                 engine.close()
 
@@ -384,31 +389,80 @@ def _result(report: ReconcileReport, pr_urls: Mapping[str, str]) -> dict[str, An
             for r in report.results
         ],
         "objects": [
-            {
-                "key": str(o.key),
-                "action": o.action,
-                "result": "failed" if o.failed else (o.run.outcome if o.run else o.action),
-                "failure": o.failure_text,
-                "note": o.note,
-                "pipelines": [
-                    {
-                        "name": p.name,
-                        "seconds": p.seconds,
-                        "containers": [
-                            {
-                                "name": c.name,
-                                "image": c.image,
-                                "seconds": c.seconds,
-                                "exit_code": c.exit_code,
-                                "log": c.log[-4000:],
-                            }
-                            for c in p.containers
-                        ],
-                    }
-                    for p in (o.run.pipelines if o.run else ())
-                ],
-            }
+            _object_result(o, _changed_files(report, o))
             for outcomes in report.outcomes.values()
             for o in outcomes
         ],
+    }
+
+
+LOG_CHARS = 256 * 1024  # a container's whole log as the engine keeps it (its last 256 KiB)
+
+
+def _object_result(o: ObjectOutcome, files: Mapping[str, list[str]]) -> dict[str, Any]:
+    """One object of a run: what ran, its containers' whole redacted logs, its Kratix status
+    and the files it added, changed or removed."""
+    status = o.run.status if o.run else {}
+    return {
+        "key": str(o.key),
+        "promise": o.key.promise,
+        "group": o.key.group,
+        "kind": o.key.kind,
+        "namespace": o.key.namespace,
+        "name": o.key.name,
+        "action": o.action,
+        "result": "failed" if o.failed else (o.run.outcome if o.run else o.action),
+        "failure": o.failure_text,
+        "note": o.note,
+        "files": dict(files),
+        "status": {k: status[k] for k in ("message", "conditions", "kratix") if k in status},
+        "pipelines": [
+            {
+                "name": p.name,
+                "seconds": p.seconds,
+                "outcome": p.outcome,
+                "containers": [_container_result(c) for c in p.containers],
+            }
+            for p in (o.run.pipelines if o.run else ())
+        ]
+        + _failed_pipeline(o),
+    }
+
+
+def _failed_pipeline(o: ObjectOutcome) -> list[dict[str, Any]]:
+    """The pipeline that failed, with the containers that ran in it (a WorkflowRun lists only
+    the pipelines that finished)."""
+    failure = o.run.failure if o.run else None
+    if failure is None:
+        return []
+    containers = [_container_result(c) for c in failure.containers]
+    seconds = sum(c.seconds for c in failure.containers)
+    return [
+        {
+            "name": failure.pipeline,
+            "seconds": seconds,
+            "outcome": "failed",
+            "containers": containers,
+        }
+    ]
+
+
+def _changed_files(report: ReconcileReport, o: ObjectOutcome) -> dict[str, list[str]]:
+    """The files of the branches that this object owns, by added, changed and removed."""
+    owned = set(o.files) | set(o.record.files if o.record else ())
+    found: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
+    for r in report.results:
+        for what, paths in (("added", r.added), ("changed", r.changed), ("removed", r.removed)):
+            found[what].extend(path for path in paths if path in owned)
+    return found
+
+
+def _container_result(c: ContainerRun) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "image": c.image,
+        "seconds": c.seconds,
+        "exit_code": c.exit_code,
+        "timed_out": c.timed_out,
+        "log": c.log[-LOG_CHARS:],
     }

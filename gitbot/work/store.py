@@ -478,6 +478,117 @@ class Store:
         with self._transaction() as conn:
             return [_job(row) for row in conn.execute(query)]
 
+    def set_progress(self, job_id: int, worker: str, progress: Mapping[str, Any]) -> bool:
+        """Store a running job's progress (what its containers wrote so far) as its result, for
+        live views; `complete` replaces it. False if the job is no longer this worker's."""
+        with self._transaction(write=True) as conn:
+            changed = conn.execute(_owned(job_id, worker).values(result=_to_json(progress)))
+            return bool(changed.rowcount)
+
+    def job_page(
+        self,
+        *,
+        repository: str | None = None,
+        promise: str | None = None,
+        status: str | None = None,
+        kinds: tuple[str, ...] = (),
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """Jobs newest first, filtered, with ids below `before` (keyset paging); their
+        `result` is not loaded (None): open one with `job()`."""
+        query = select(*[c for c in jobs.c if c.name != "result"]).order_by(jobs.c.id.desc())
+        if repository:
+            query = query.where(jobs.c.repository == repository)
+        if promise:
+            query = query.where(jobs.c.promise == promise)
+        if status:
+            query = query.where(jobs.c.status == status)
+        if kinds:
+            query = query.where(jobs.c.kind.in_(kinds))
+        if before is not None:
+            query = query.where(jobs.c.id < before)
+        with self._transaction() as conn:
+            return [_job(row) for row in conn.execute(query.limit(limit))]
+
+    def delivery_page(
+        self,
+        *,
+        repository: str | None = None,
+        event: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Deliveries newest first, filtered; their payload is not loaded (b"")."""
+        columns = [c for c in deliveries.c if c.name != "payload"]
+        query = select(*columns).order_by(deliveries.c.received_at.desc(), deliveries.c.guid.desc())
+        if repository:
+            query = query.where(deliveries.c.repository == repository)
+        if event:
+            query = query.where(deliveries.c.event == event)
+        if status:
+            query = query.where(deliveries.c.status == status)
+        with self._transaction() as conn:
+            rows = conn.execute(query.offset(offset).limit(limit))
+            return [Delivery(**{**row._mapping, "payload": b""}) for row in rows]
+
+    def jobs_for_deliveries(self, guids: list[str]) -> dict[str, list[Job]]:
+        """The jobs each delivery queued, oldest first, without their results."""
+        found: dict[str, list[Job]] = {guid: [] for guid in guids}
+        if not guids:
+            return found
+        query = (
+            select(*[c for c in jobs.c if c.name != "result"])
+            .where(jobs.c.delivery_guid.in_(guids))
+            .order_by(jobs.c.id)
+        )
+        with self._transaction() as conn:
+            for row in conn.execute(query):
+                found[row.delivery_guid].append(_job(row))
+        return found
+
+    def latest_finished_jobs(self, kind: str, repositories: list[str]) -> list[Job]:
+        """For each of these repositories, the newest finished (succeeded or failed) job of this
+        kind per Promise (and per whole-repository job), results loaded."""
+        if not repositories:
+            return []
+        newest = (
+            select(func.max(jobs.c.id))
+            .where(
+                jobs.c.kind == kind,
+                jobs.c.repository.in_(repositories),
+                jobs.c.status.in_(("succeeded", "failed")),
+            )
+            .group_by(jobs.c.repository, jobs.c.promise)
+        )
+        query = select(jobs).where(jobs.c.id.in_(newest)).order_by(jobs.c.id)
+        with self._transaction() as conn:
+            return [_job(row) for row in conn.execute(query)]
+
+    def active_jobs(self, repositories: list[str]) -> list[Job]:
+        """Queued and running jobs of these repositories, oldest first, without results."""
+        if not repositories:
+            return []
+        query = (
+            select(*[c for c in jobs.c if c.name != "result"])
+            .where(jobs.c.repository.in_(repositories), jobs.c.status.in_(("queued", "running")))
+            .order_by(jobs.c.id)
+        )
+        with self._transaction() as conn:
+            return [_job(row) for row in conn.execute(query)]
+
+    def job_repositories(self) -> list[str]:
+        """Every repository that has a reconcile or preview job, by name."""
+        query = (
+            select(jobs.c.repository)
+            .where(jobs.c.kind != "route")
+            .distinct()
+            .order_by(jobs.c.repository)
+        )
+        with self._transaction() as conn:
+            return [str(name) for name in conn.execute(query).scalars()]
+
     def queue_depth(self) -> int:
         """How many jobs are queued."""
         query = select(func.count()).select_from(jobs).where(jobs.c.status == "queued")
@@ -962,5 +1073,5 @@ def _job(row: Row[Any]) -> Job:
         started_at=values["started_at"],
         finished_at=values["finished_at"],
         error=values["error"],
-        result=None if values["result"] is None else json.loads(values["result"]),
+        result=None if values.get("result") is None else json.loads(values["result"]),
     )

@@ -1,0 +1,160 @@
+"""The console's overview page, its sign-in for actions, and "reconcile now".
+
+GET /console lists source repositories (20 per page) with each Promise's last result; it
+refreshes itself every REFRESH_SECONDS with a `<meta http-equiv="refresh">`, so it works without
+JavaScript (`?refresh=0` stops it). POST routes change state: they need the console token and a
+same-site form (see access.py), and are written to the JSON log with who asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from gitbot.web import access, overview
+from gitbot.web.pages import context
+
+log = logging.getLogger("gitbot.console")
+blueprint = Blueprint("console", __name__)
+blueprint.before_request(access.protect_reading)
+blueprint.after_request(access.remember)
+blueprint.context_processor(context)
+REPOSITORIES_PER_PAGE = 20
+REFRESH_SECONDS = 15
+PROMISE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a Kubernetes object name
+
+
+@blueprint.get("/")
+def root() -> Any:
+    return redirect(url_for("console.index"))
+
+
+@blueprint.get("/console")
+def index() -> Response:
+    config = current_app.config["GITBOT"]
+    repository = request.args.get("repository", "").strip()
+    promise = request.args.get("promise", "").strip()
+    result = request.args.get("result", "").strip()
+    page = _page_number()
+    names = overview.repository_names(config.store)
+    known = names
+    if repository:
+        names = [n for n in names if n == repository]
+    if promise or result:
+        # Filtering by Promise or result needs every repository's rows: page after filtering.
+        rows = overview.build(
+            config.store,
+            config.status(),
+            names,
+            config.reconcile_interval,
+            promise=promise,
+            result=result,
+        )
+        total = len(rows)
+        rows = rows[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
+    else:
+        total = len(names)
+        shown = names[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
+        rows = overview.build(config.store, config.status(), shown, config.reconcile_interval)
+    refresh = request.args.get("refresh") != "0"
+    pages = max(1, -(-total // REPOSITORIES_PER_PAGE))
+    return Response(
+        render_template(
+            "console.html",
+            title="overview",
+            rows=rows,
+            counts=overview.counts(rows),
+            results=overview.RESULTS,
+            repositories=known,
+            filters={"repository": repository, "promise": promise, "result": result},
+            query={
+                k: v
+                for k, v in (("repository", repository), ("promise", promise), ("result", result))
+                if v
+            },
+            page=page,
+            pages=pages,
+            total=total,
+            refresh=REFRESH_SECONDS if refresh else None,
+        )
+    )
+
+
+@blueprint.post("/console/sign-in")
+def sign_in() -> Any:
+    access.check_same_site()
+    config = current_app.config["GITBOT"]
+    if config.console_token is None:
+        abort(403, "actions are off: set GITBOT_CONSOLE_TOKEN to allow them")
+    actor = access.require_actor()  # checks the token given in the form
+    log.info("console: %s signed in", actor, extra=_who(actor))
+    response = redirect(_back())
+    response.set_cookie(
+        access.ACT_COOKIE, access.actor_cookie(actor), httponly=True, samesite="Strict"
+    )
+    return response
+
+
+@blueprint.post("/console/sign-out")
+def sign_out() -> Any:
+    access.check_same_site()
+    response = redirect(_back())
+    response.delete_cookie(access.ACT_COOKIE)
+    return response
+
+
+@blueprint.post("/console/reconcile")
+def reconcile_now() -> Any:
+    """Queue a reconcile of a repository, or of one Promise in it; opens the queued job."""
+    access.check_same_site()
+    actor = access.require_actor()
+    config = current_app.config["GITBOT"]
+    repository = request.form.get("repository", "").strip()
+    promise = request.form.get("promise", "").strip() or None
+    if repository not in overview.repository_names(config.store):
+        abort(404, f"gitbot does not know the repository {repository!r}")
+    if promise is not None and not PROMISE_NAME.fullmatch(promise):
+        abort(400, f"not a Promise name: {promise!r}")
+    job = config.store.enqueue(
+        overview.RECONCILE, repository, promise, None, {"reason": "console", "actor": actor}
+    )
+    what = f"{repository} {promise}" if promise else repository
+    log.info(
+        "console: %s asked to reconcile %s now; job %d queued",
+        actor,
+        what,
+        job.id,
+        extra={**_who(actor), "repository": repository, "promise": promise, "job": job.id},
+    )
+    return redirect(url_for("runs.job", job_id=job.id), code=303)
+
+
+def _who(actor: str) -> dict[str, Any]:
+    return {"actor": actor, "remote": request.remote_addr}
+
+
+def _back() -> str:
+    """Where to go after a sign-in: a path on this site only."""
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("console.index")
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1

@@ -1,0 +1,291 @@
+"""The console's overview: per source repository and Promise, what gitbot last did and what next.
+
+Plain data built from the work store (the newest finished reconcile per Promise, queued and
+running jobs, the schedule) and the status store (each object's Kratix status); no Flask here.
+A Promise's row comes from the newest finished job that ran it: its own job, or a whole
+repository reconcile, whichever is newer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from gitbot.statusdb import ObjectStatus, StatusStore
+from gitbot.work.store import Job, RegisteredRepo, Store
+
+RECONCILE = "reconcile"
+RESULTS = ("failed", "held back", "paused", "not proposed", "succeeded", "running", "never run")
+NOT_PROPOSED = ("human-commit", "rejected")  # branch actions: the change was not pushed
+JITTER = 0.1  # the scheduler's: up to 10% of the interval, the same fraction per repository
+
+
+@dataclass(frozen=True)
+class ObjectRow:
+    """One object of a Promise: its last result and its Kratix status."""
+
+    key: str
+    kind: str
+    name: str
+    result: str
+    message: str
+    conditions: Sequence[Mapping[str, Any]]
+    pipelines: Sequence[Mapping[str, Any]]  # name, phase, attempts, message
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class PromiseRow:
+    """One Promise of a repository in the overview."""
+
+    repository: str
+    promise: str
+    result: str  # one of RESULTS
+    reason: str  # e.g. the failing object's name
+    job: Job | None
+    commit: str | None
+    commit_url: str | None
+    pull_request: str | None
+    pull_request_state: str
+    check_runs: str | None
+    active: str | None  # "queued" or "running" when a job for it waits or runs
+    next_run: datetime | None
+    objects: Sequence[ObjectRow] = ()
+
+    @property
+    def tone(self) -> str:
+        """The colour class of the result: bad, warn, good or idle."""
+        if self.result == "failed":
+            return "bad"
+        if self.result in ("held back", "paused", "not proposed"):
+            return "warn"
+        return "good" if self.result == "succeeded" else "idle"
+
+
+@dataclass(frozen=True)
+class RepositoryRow:
+    """One source repository and its Promises."""
+
+    name: str
+    next_run: datetime | None
+    last_reconcile: datetime | None
+    promises: Sequence[PromiseRow] = field(default_factory=list)
+
+
+def repository_names(store: Store) -> list[str]:
+    """Every repository the console knows: registered ones and any with reconcile jobs."""
+    names = {r.full_name for r in store.repositories()} | set(store.job_repositories())
+    return sorted(names)
+
+
+def build(
+    store: Store,
+    status: StatusStore | None,
+    names: Sequence[str],
+    default_interval: float,
+    *,
+    promise: str = "",
+    result: str = "",
+) -> list[RepositoryRow]:
+    """The overview of these repositories, Promises filtered by name and result."""
+    registered = {r.full_name: r for r in store.repositories() if r.full_name in set(names)}
+    finished = store.latest_finished_jobs(RECONCILE, list(names))
+    active = store.active_jobs(list(names))
+    rows = []
+    for name in names:
+        repo = registered.get(name)
+        next_run, retries = _schedule(repo, default_interval)
+        statuses = status.all(name) if status is not None else {}
+        promises = _promise_rows(
+            name,
+            [j for j in finished if j.repository == name],
+            [j for j in active if j.repository == name and j.kind == RECONCILE],
+            statuses,
+            next_run,
+            retries,
+        )
+        promises = [
+            p for p in promises if (not promise or p.promise == promise) and _matches(p, result)
+        ]
+        if promises or not (promise or result):
+            last = repo.last_reconcile_at if repo else None
+            rows.append(RepositoryRow(name, next_run, last, promises))
+    return rows
+
+
+def _matches(row: PromiseRow, result: str) -> bool:
+    return not result or row.result == result or (result == "running" and row.active is not None)
+
+
+def _promise_rows(
+    repository: str,
+    finished: Sequence[Job],
+    active: Sequence[Job],
+    statuses: Mapping[str, ObjectStatus],
+    next_run: datetime | None,
+    retries: Mapping[str, datetime],
+) -> list[PromiseRow]:
+    whole = max((j for j in finished if j.promise is None), key=lambda j: j.id, default=None)
+    own = {j.promise: j for j in finished if j.promise is not None}
+    in_whole = _promises_in(whole)
+    names = set(own) | in_whole | {j.promise for j in active if j.promise}
+    names |= {key.split("/")[3] for key in statuses if key.startswith("platform.kratix.io/")}
+    rows = []
+    for promise in sorted(names):
+        job = own.get(promise)
+        if whole is not None and (job is None or whole.id > job.id) and promise in in_whole:
+            job = whole
+        waiting = [j for j in active if j.promise in (None, promise)]
+        state = None
+        if waiting:
+            state = "running" if any(j.status == "running" for j in waiting) else "queued"
+        due = min([d for d in (next_run, retries.get(promise)) if d is not None], default=None)
+        rows.append(_promise_row(repository, promise, job, state, statuses, due))
+    return rows
+
+
+def _promises_in(job: Job | None) -> set[str]:
+    if job is None or not job.result:
+        return set()
+    return {_promise_of(o) for o in job.result.get("objects") or ()}
+
+
+def _promise_of(o: Mapping[str, Any]) -> str:
+    if o.get("promise"):
+        return str(o["promise"])
+    key = str(o.get("key", ""))  # older results: "Promise NAME" or "NAME ns/name"
+    return key.split()[1] if key.startswith("Promise ") else key.split()[0] if key else ""
+
+
+def _promise_row(
+    repository: str,
+    promise: str,
+    job: Job | None,
+    active: str | None,
+    statuses: Mapping[str, ObjectStatus],
+    next_run: datetime | None,
+) -> PromiseRow:
+    result: Mapping[str, Any] = (job.result or {}) if job else {}
+    objects = [o for o in result.get("objects") or () if _promise_of(o) == promise]
+    rows = [_object_row(o, statuses) for o in objects]
+    branch = _branch(result, promise, objects)
+    verdict, reason = _verdict(job, rows, branch)
+    check_runs = result.get("check_runs")
+    commit = (job.commit if job else None) or result.get("commit")
+    commit_url = check_runs[: -len("/checks")] if check_runs else None
+    return PromiseRow(
+        repository=repository,
+        promise=promise,
+        result=verdict,
+        reason=reason,
+        job=job,
+        commit=commit,
+        commit_url=commit_url,
+        pull_request=(branch or {}).get("pull_request"),
+        pull_request_state=str((branch or {}).get("action") or ""),
+        check_runs=check_runs,
+        active=active,
+        next_run=next_run,
+        objects=rows,
+    )
+
+
+def _branch(
+    result: Mapping[str, Any], promise: str, objects: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The state branch that carries this Promise's files (`gitbot/<promise>` by default)."""
+    branches = result.get("branches") or ()
+    for b in branches:
+        if b.get("branch") == f"gitbot/{promise}":
+            return dict(b)
+    owned = {f for o in objects for files in (o.get("files") or {}).values() for f in files}
+    for b in branches:
+        if owned & set(b.get("added", ()) + b.get("changed", ()) + b.get("removed", ())):
+            return dict(b)
+    return None
+
+
+def _verdict(
+    job: Job | None, objects: Sequence[ObjectRow], branch: Mapping[str, Any] | None
+) -> tuple[str, str]:
+    if job is None:
+        return "never run", ""
+    failed = [o for o in objects if o.result == "failed"]
+    if failed:
+        return "failed", ", ".join(o.key for o in failed)
+    if branch is not None and branch.get("action") in NOT_PROPOSED:
+        return "not proposed", str(branch.get("detail") or branch.get("action"))
+    if branch is not None and branch.get("action") == "failed":
+        return "failed", str(branch.get("detail") or "publishing the branch failed")
+    held = [o for o in objects if o.result in ("suspended", "skipped")]
+    if held:
+        return "held back", ", ".join(o.key for o in held)
+    paused = [o for o in objects if o.result == "paused"]
+    if paused and len(paused) == len(objects):
+        return "paused", ", ".join(o.key for o in paused)
+    if job.status == "failed":
+        return "failed", (job.error or "").splitlines()[0] if job.error else "the job failed"
+    return "succeeded", ""
+
+
+def _object_row(o: Mapping[str, Any], statuses: Mapping[str, ObjectStatus]) -> ObjectRow:
+    status: Mapping[str, Any] = o.get("status") or {}
+    key = "/".join(str(o.get(k, "")) for k in ("group", "kind", "namespace", "name"))
+    stored = statuses.get(key)
+    if stored is not None:
+        status = stored.status
+    workflows = (status.get("kratix") or {}).get("workflows") or {}
+    pipelines = [p for p in workflows.get("pipelines") or () if isinstance(p, dict)]
+    if not pipelines and stored is not None:
+        pipelines = [{"name": n, "phase": phase} for n, phase in stored.pipelines.items()]
+    return ObjectRow(
+        key=str(o.get("key", "")),
+        kind=str(o.get("kind", "")),
+        name=str(o.get("name", "")),
+        result=str(o.get("result", "")),
+        message=str(status.get("message", "")),
+        conditions=[c for c in status.get("conditions") or () if isinstance(c, dict)],
+        pipelines=pipelines,
+        failure=str(o.get("failure") or ""),
+    )
+
+
+def _schedule(
+    repo: RegisteredRepo | None, default_interval: float
+) -> tuple[datetime | None, dict[str, datetime]]:
+    """When the scheduler next reruns the repository, and each Promise's retryAfter time."""
+    if repo is None:
+        return None, {}
+    try:
+        summary = json.loads(repo.last_result or "{}")
+    except ValueError:
+        summary = {}
+    summary = summary if isinstance(summary, dict) else {}
+    try:
+        interval = float(summary.get("interval") or default_interval)
+    except (TypeError, ValueError):
+        interval = default_interval
+    retries = {}
+    for name, at in (summary.get("retries") or {}).items():
+        try:
+            retries[name] = datetime.fromisoformat(at)
+        except (TypeError, ValueError):
+            continue
+    if repo.last_reconcile_at is None:
+        return None, retries  # due at the scheduler's next check
+    fraction = int(hashlib.sha256(repo.full_name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    seconds = interval + interval * JITTER * fraction
+    return repo.last_reconcile_at + timedelta(seconds=seconds), retries
+
+
+def counts(rows: Iterable[RepositoryRow]) -> dict[str, int]:
+    """How many Promises have each result, for the summary line."""
+    found: dict[str, int] = {}
+    for repo in rows:
+        for p in repo.promises:
+            found[p.result] = found.get(p.result, 0) + 1
+    return found

@@ -1,0 +1,39 @@
+"""What every console template may use: the form token, who is signed in, and time helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app, request
+
+from gitbot.web import access
+
+
+def context() -> dict[str, Any]:
+    """The template context shared by the console's pages."""
+    return {
+        "csrf_token": access.csrf_token,
+        "signed_in": access.signed_in,
+        "actions_enabled": current_app.config["GITBOT"].console_token is not None,
+        "when": when,
+        "seconds": seconds,
+        "here": request.full_path.rstrip("?"),
+    }
+
+
+def when(at: datetime | None) -> str:
+    """A UTC time as `YYYY-MM-DD HH:MM:SS`, or "" for None."""
+    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def seconds(value: float | None) -> str:
+    """A duration for people: `0.42 s`, `12.3 s`, `4 min 05 s`."""
+    if value is None:
+        return ""
+    if value < 10:
+        return f"{value:.2f} s"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest:02d} s"

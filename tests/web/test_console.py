@@ -1,0 +1,438 @@
+"""The console's pages and actions through Flask's test client, over a real SQLite store.
+
+Run results here have the shape the worker stores (gitbot.work.handlers._result); the browser
+tests (test_console_browser.py) make them with real runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from gitbot.secrets import Secret
+from gitbot.statusdb import ObjectStatus, StatusStore
+from gitbot.web.app import WebConfig, create_app
+from gitbot.work.store import Store
+
+CONSOLE = "console-token-for-tests"
+LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
+
+
+def container(name: str, exit_code: int, log: str, image: str = "busybox:1.36") -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "seconds": 0.4,
+        "exit_code": exit_code,
+        "timed_out": False,
+        "log": log,
+    }
+
+
+def obj(
+    promise: str,
+    name: str,
+    result: str = "succeeded",
+    pipelines: list[dict[str, Any]] | None = None,
+    kind: str = "Promise",
+    failure: str = "",
+) -> dict[str, Any]:
+    is_promise = kind == "Promise"
+    return {
+        "key": f"Promise {name}" if is_promise else f"{promise} default/{name}",
+        "promise": promise,
+        "group": "platform.kratix.io" if is_promise else "example.org",
+        "kind": kind,
+        "namespace": "" if is_promise else "default",
+        "name": name,
+        "action": "configure",
+        "result": result,
+        "failure": failure,
+        "note": "",
+        "files": {"added": [f"dependencies/{name}/a.yaml"], "changed": [], "removed": []},
+        "status": {"message": "Resource requested"},
+        "pipelines": pipelines
+        or [
+            {
+                "name": "render",
+                "seconds": 0.5,
+                "outcome": result,
+                "containers": [container("render", 0, f"rendered {name}\n")],
+            }
+        ],
+    }
+
+
+def run_result(repo: str, commit: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    promises = sorted({o["promise"] for o in objects})
+    return {
+        "source": repo,
+        "commit": commit,
+        "failed": any(o["result"] == "failed" for o in objects),
+        "problems": [],
+        "branches": [
+            {
+                "branch": f"gitbot/{p}",
+                "action": "opened",
+                "commit": "c" * 40,
+                "added": [f"dependencies/{p}/a.yaml"],
+                "changed": [],
+                "removed": [],
+                "detail": "",
+                "pull_request": f"https://github.example/acme/state/pull/{i + 1}",
+            }
+            for i, p in enumerate(promises)
+        ],
+        "objects": objects,
+        "check_runs": f"https://github.example/{repo}/commit/{commit}/checks",
+    }
+
+
+def finish(store: Store, repo: str, promise: str | None, result: dict[str, Any]) -> int:
+    """Queue, claim and complete one reconcile job with this result; its id."""
+    job = store.enqueue("reconcile", repo, promise, result["commit"], {"reason": "push"})
+    claimed = store.claim("w1", 60)
+    assert claimed is not None and claimed.id == job.id
+    assert store.complete(job.id, "w1", result)
+    return job.id
+
+
+FAILING = obj(
+    "postgres",
+    "postgres",
+    "failed",
+    [
+        {
+            "name": "install",
+            "seconds": 1.0,
+            "outcome": "failed",
+            "containers": [
+                container("install", 3, "installing the operator\nerror: quota exceeded\n")
+            ],
+        }
+    ],
+    failure="pipeline 'install' container 'install' failed: exited with code 3",
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(f"sqlite:///{tmp_path / 'gitbot.db'}") as opened:
+        yield opened
+
+
+@pytest.fixture
+def status(tmp_path: Path) -> Iterator[StatusStore]:
+    with StatusStore(tmp_path / "status.sqlite") as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(store: Store, tmp_path: Path, status: StatusStore) -> FlaskClient:
+    config = WebConfig(
+        Secret("s"),
+        store,
+        console_token=Secret(CONSOLE),
+        status_path=tmp_path / "status.sqlite",
+    )
+    return create_app(config).test_client()
+
+
+def page(client: FlaskClient, path: str) -> str:
+    response = client.get(path, environ_base=LOCAL)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def sections(html: str) -> list[str]:
+    """The repositories the overview shows."""
+    return re.findall(r'<h2 id="repo-\d+">([^<]+)</h2>', html)
+
+
+def csrf(client: FlaskClient, path: str = "/console") -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page(client, path))
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+def test_the_overview_shows_each_promise_with_its_result_pr_check_run_and_status(
+    client: FlaskClient, store: Store, status: StatusStore
+) -> None:
+    store.register_repository("acme/source", 1)
+    sha = "a" * 40
+    finish(
+        store, "acme/source", None, run_result("acme/source", sha, [FAILING, obj("redis", "redis")])
+    )
+    status.put(
+        "acme/source",
+        "platform.kratix.io/Promise//redis",
+        ObjectStatus(
+            status={
+                "message": "Available",
+                "conditions": [{"type": "Reconciled", "status": "True", "reason": "Done"}],
+                "kratix": {
+                    "workflows": {
+                        "pipelines": [{"name": "render", "phase": "Succeeded", "attempts": 2}]
+                    }
+                },
+            },
+            outcome="succeeded",
+            spec_hash="h",
+            source_commit=sha,
+            pipelines={"render": "Succeeded"},
+            updated_at=datetime.now(UTC),
+        ),
+    )
+    html = page(client, "/console")
+    rows = dict(re.findall(r'<tr class="(\w+)" data-promise="([\w-]+)"', html))
+    assert {v: k for k, v in rows.items()} == {"postgres": "bad", "redis": "good"}
+    postgres = html[html.index('data-promise="postgres"') :].split("</tr>")[0]
+    assert '<span class="badge bad">failed</span>' in postgres
+    assert "Promise postgres" in postgres  # the failing object
+    assert (
+        f'<a href="https://github.example/acme/source/commit/{sha}"><code>{sha[:12]}</code></a>'
+        in postgres
+    )
+    assert 'href="https://github.example/acme/state/pull/1">#1</a>' in postgres
+    assert f'href="https://github.example/acme/source/commit/{sha}/checks"' in postgres
+    redis = html[html.index('data-promise="redis"') :].split("</tr>")[0]
+    assert "Available" in redis  # the status store's message wins over the run's
+    assert 'render <span class="succeeded">Succeeded</span> (2 attempts)' in redis
+    assert "Reconciled=True (Done)" in redis
+    assert "next scheduled at the scheduler's next check" in html
+    assert '<meta http-equiv="refresh" content="15">' in html
+    assert '<span class="badge bad">1 failed</span>' in html
+
+
+def test_the_overview_filters_by_repository_promise_and_result(
+    client: FlaskClient, store: Store
+) -> None:
+    finish(store, "acme/one", None, run_result("acme/one", "1" * 40, [FAILING]))
+    finish(store, "acme/two", "redis", run_result("acme/two", "2" * 40, [obj("redis", "redis")]))
+    assert sections(page(client, "/console")) == ["acme/one", "acme/two"]
+    assert sections(page(client, "/console?result=failed")) == ["acme/one"]
+    assert sections(page(client, "/console?promise=redis")) == ["acme/two"]
+    assert sections(page(client, "/console?repository=acme/two")) == ["acme/two"]
+    assert "refresh" not in page(client, "/console?refresh=0").split("<body>")[0]
+
+
+def test_the_overview_pages_through_many_repositories(client: FlaskClient, store: Store) -> None:
+    for i in range(45):
+        store.register_repository(f"acme/repo-{i:02d}", 1)
+    first = page(client, "/console")
+    assert sections(first) == [f"acme/repo-{i:02d}" for i in range(20)]
+    assert "page 1 of 3" in first and 'href="/console?page=2"' in first
+    assert sections(page(client, "/console?page=3")) == [f"acme/repo-{i}" for i in range(40, 45)]
+
+
+def test_a_promise_job_newer_than_the_whole_reconcile_wins(
+    client: FlaskClient, store: Store
+) -> None:
+    finish(store, "acme/source", None, run_result("acme/source", "1" * 40, [FAILING]))
+    fixed = obj("postgres", "postgres")
+    finish(store, "acme/source", "postgres", run_result("acme/source", "2" * 40, [fixed]))
+    html = page(client, "/console")
+    assert 'data-promise="postgres"' in html
+    assert '<tr class="good" data-promise="postgres">' in html
+    assert "2" * 12 in html
+
+
+def test_reconcile_now_needs_the_console_token_and_a_same_site_form(
+    client: FlaskClient, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.register_repository("acme/source", 1)
+    token = csrf(client)
+    form = {"csrf": token, "repository": "acme/source", "promise": "postgres"}
+    refused = client.post("/console/reconcile", data=form, environ_base=LOCAL)
+    assert refused.status_code == 403
+    assert "console token" in refused.get_data(as_text=True)
+    assert store.queue_depth() == 0
+
+    wrong = client.post(
+        "/console/reconcile",
+        data={**form, "console_token": "nope", "actor": "mallory"},
+        environ_base=LOCAL,
+    )
+    assert wrong.status_code == 403 and store.queue_depth() == 0
+
+    signed = {"csrf": token, "actor": "Ada Lovelace", "console_token": CONSOLE}
+    assert client.post("/console/sign-in", data=signed, environ_base=LOCAL).status_code == 302
+    no_csrf = client.post(
+        "/console/reconcile", data={"repository": "acme/source"}, environ_base=LOCAL
+    )
+    assert no_csrf.status_code == 403 and "form token" in no_csrf.get_data(as_text=True)
+    cross = client.post(
+        "/console/reconcile",
+        data=form,
+        headers={"Origin": "https://evil.example"},
+        environ_base=LOCAL,
+    )
+    assert cross.status_code == 403 and store.queue_depth() == 0
+
+    with caplog.at_level(logging.INFO, logger="gitbot.console"):
+        queued = client.post("/console/reconcile", data=form, environ_base=LOCAL)
+    assert queued.status_code == 303
+    job_id = int(queued.headers["Location"].rsplit("/", 1)[-1])
+    job = store.job(job_id)
+    assert job is not None and job.status == "queued"
+    assert (job.kind, job.repository, job.promise) == ("reconcile", "acme/source", "postgres")
+    assert job.payload == {"reason": "console", "actor": "Ada Lovelace"}
+    record = next(r for r in caplog.records if "reconcile" in r.getMessage())
+    assert record.getMessage() == (
+        f"console: Ada Lovelace asked to reconcile acme/source postgres now; job {job_id} queued"
+    )
+    assert getattr(record, "actor") == "Ada Lovelace"  # noqa: B009
+    assert getattr(record, "remote") == "127.0.0.1"  # noqa: B009
+    assert "by Ada Lovelace" in page(client, f"/runs/{job_id}")
+
+
+def test_without_a_console_token_setting_nobody_may_act(store: Store) -> None:
+    store.register_repository("acme/source", 1)
+    client = create_app(WebConfig(Secret("s"), store)).test_client()
+    token = csrf(client)
+    assert "read only (no GITBOT_CONSOLE_TOKEN)" in page(client, "/console")
+    form = {"csrf": token, "repository": "acme/source", "console_token": "", "actor": "x"}
+    refused = client.post("/console/reconcile", data=form, environ_base=LOCAL)
+    assert refused.status_code == 403
+    assert "set GITBOT_CONSOLE_TOKEN" in refused.get_data(as_text=True)
+    assert store.queue_depth() == 0
+
+
+def test_a_failed_run_shows_its_containers_exit_codes_and_whole_logs(
+    client: FlaskClient, store: Store
+) -> None:
+    long_log = "".join(f"line {i}\n" for i in range(5000)) + "error: quota exceeded\n"
+    failing = json.loads(json.dumps(FAILING))
+    failing["pipelines"][0]["containers"][0]["log"] = long_log
+    job_id = finish(store, "acme/source", None, run_result("acme/source", "a" * 40, [failing]))
+    html = page(client, f"/runs/{job_id}")
+    assert '<span class="badge failed" id="verdict">failed</span>' in html
+    assert 'container <b>install</b> busybox:1.36: <span class="failed">exit 3</span>' in html
+    assert "line 0\nline 1\n" in html and "error: quota exceeded" in html
+    download = client.get(f"/runs/{job_id}/logs/0/0/0.log", environ_base=LOCAL)
+    assert download.status_code == 200
+    assert download.get_data(as_text=True) == long_log
+    assert download.headers["Content-Disposition"] == (
+        f'attachment; filename="{job_id}-Promise_postgres-install-install.log"'
+    )
+    assert client.get(f"/runs/{job_id}/logs/0/0/9.log", environ_base=LOCAL).status_code == 404
+
+
+def test_the_run_page_nests_requests_under_their_promise(client: FlaskClient, store: Store) -> None:
+    objects = [obj("pg", "pg"), obj("pg", "orders", kind="Postgres")]
+    job_id = finish(store, "acme/source", None, run_result("acme/source", "a" * 40, objects))
+    html = page(client, f"/runs/{job_id}")
+    promise = html.index('id="object-0"')
+    nested = html.index("<ul>", promise)
+    assert nested < html.index('id="object-1"')
+
+
+def test_a_running_jobs_log_streams_as_server_sent_events(
+    client: FlaskClient, store: Store
+) -> None:
+    job = store.enqueue("reconcile", "acme/source", "pg", None, {"reason": "push"})
+    assert store.claim("w1", 60) is not None
+    entry = {
+        "object": "Promise pg",
+        "promise": "pg",
+        "pipeline": "install",
+        "container": "install",
+        "image": "busybox",
+        "state": "running",
+        "exit_code": None,
+        "log": "first line\n",
+    }
+    store.set_progress(job.id, "w1", {"live": True, "containers": [entry]})
+    html = page(client, f"/runs/{job.id}")
+    assert '<pre id="live-log-0">first line\n</pre>' in html
+    assert "new EventSource" in html
+    response = client.get(f"/runs/{job.id}/events", environ_base=LOCAL, buffered=False)
+    assert response.mimetype == "text/event-stream"
+    chunks = (bytes(chunk).decode() for chunk in response.response)
+    assert next(chunks) == "retry: 1000\n\n"
+    first = next(chunks)
+    assert first.startswith("event: log\n")
+    assert json.loads(first.split("data: ", 1)[1])["replace"] == "first line\n"
+    store.set_progress(
+        job.id, "w1", {"live": True, "containers": [{**entry, "log": "first line\nsecond\n"}]}
+    )
+    second = next(chunks)
+    message = json.loads(second.split("data: ", 1)[1])
+    assert message["append"] == "second\n" and message["container"] == "install"
+    assert store.complete(job.id, "w1", run_result("acme/source", "a" * 40, [obj("pg", "pg")]))
+    done = next(chunks)
+    assert done == 'event: done\ndata: {"status": "succeeded"}\n\n'
+    response.close()
+
+
+def test_runs_page_pages_beyond_the_last_hundred_and_filters(
+    client: FlaskClient, store: Store
+) -> None:
+    for i in range(130):
+        store.enqueue(
+            "reconcile", f"acme/r{i % 2}", None, None, {"reason": "push"}, supersede=False
+        )
+    first = page(client, "/runs")
+    ids = [int(i) for i in re.findall(r'<a href="/runs/(\d+)">', first)]
+    assert ids == list(range(130, 30, -1))
+    older = re.search(r'href="(/runs\?before=\d+)"', first)
+    assert older is not None
+    rest = [int(i) for i in re.findall(r'<a href="/runs/(\d+)">', page(client, older.group(1)))]
+    assert rest == list(range(30, 0, -1))
+    only = page(client, "/runs?repository=acme/r1")
+    assert "acme/r0" not in only.split('id="jobs"')[1].split("</table>")[0]
+
+
+def test_deliveries_show_their_jobs_and_a_failed_one_runs_again(
+    client: FlaskClient, store: Store
+) -> None:
+    store.record_delivery(
+        "d-ok", "push", None, b"{}", "succeeded", "queued postgres", "acme/source"
+    )
+    store.record_delivery("d-bad", "push", None, b'{"x":1}', "failed", "git failed", "acme/source")
+    job = store.enqueue("reconcile", "acme/source", "postgres", None, {"reason": "push"}, "d-ok")
+    html = page(client, "/deliveries")
+    ok_row = html[html.index('id="d-d-ok"') :].split("</tr>")[0]
+    assert f'<a href="/runs/{job.id}">reconcile {job.id}</a> (postgres)' in ok_row
+    assert "queued postgres" in ok_row and "Run again" not in ok_row
+    bad_row = html[html.index('id="d-d-bad"') :].split("</tr>")[0]
+    assert "git failed" in bad_row and "Run again" in bad_row
+    token = csrf(client, "/deliveries")
+    assert (
+        client.post(
+            "/deliveries/d-bad/run-again", data={"csrf": token}, environ_base=LOCAL
+        ).status_code
+        == 403
+    )
+    again = client.post(
+        "/deliveries/d-bad/run-again",
+        data={"csrf": token, "console_token": CONSOLE, "actor": "ops"},
+        environ_base=LOCAL,
+    )
+    assert again.status_code == 303
+    stored = store.delivery("d-bad")
+    assert stored is not None and stored.status == "queued" and stored.payload == b'{"x":1}'
+    assert [j.kind for j in store.jobs_for_delivery("d-bad")] == ["route"]
+
+
+def test_the_next_scheduled_run_follows_the_repositorys_interval(
+    client: FlaskClient, store: Store
+) -> None:
+    store.register_repository("acme/source", 1)
+    at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    store.set_last_reconcile(
+        "acme/source", at, json.dumps({"outcome": "succeeded", "interval": 3600})
+    )
+    html = page(client, "/console")
+    due = re.search(r"next scheduled (\S+ \S+) UTC", html)
+    assert due is not None
+    when = datetime.fromisoformat(due.group(1)).replace(tzinfo=UTC)
+    assert at + timedelta(hours=1) <= when <= at + timedelta(hours=1, minutes=6)
