@@ -53,6 +53,7 @@ class PromiseRow:
     pull_request_state: str
     check_runs: str | None
     active: str | None  # "queued" or "running" when a job for it waits or runs
+    active_job: int | None  # that job's id
     next_run: datetime | None
     objects: Sequence[ObjectRow] = ()
 
@@ -140,11 +141,13 @@ def _promise_rows(
         if whole is not None and (job is None or whole.id > job.id) and promise in in_whole:
             job = whole
         waiting = [j for j in active if j.promise in (None, promise)]
-        state = None
+        state, active_job = None, None
         if waiting:
-            state = "running" if any(j.status == "running" for j in waiting) else "queued"
+            running = [j for j in waiting if j.status == "running"]
+            state = "running" if running else "queued"
+            active_job = (running or waiting)[0].id
         due = min([d for d in (next_run, retries.get(promise)) if d is not None], default=None)
-        rows.append(_promise_row(repository, promise, job, state, statuses, due))
+        rows.append(_promise_row(repository, promise, job, (state, active_job), statuses, due))
     return rows
 
 
@@ -165,7 +168,7 @@ def _promise_row(
     repository: str,
     promise: str,
     job: Job | None,
-    active: str | None,
+    active: tuple[str | None, int | None],
     statuses: Mapping[str, ObjectStatus],
     next_run: datetime | None,
 ) -> PromiseRow:
@@ -188,7 +191,8 @@ def _promise_row(
         pull_request=(branch or {}).get("pull_request"),
         pull_request_state=str((branch or {}).get("action") or ""),
         check_runs=check_runs,
-        active=active,
+        active=active[0],
+        active_job=active[1],
         next_run=next_run,
         objects=rows,
     )

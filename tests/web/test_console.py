@@ -192,8 +192,8 @@ def test_the_overview_shows_each_promise_with_its_result_pr_check_run_and_status
         ),
     )
     html = page(client, "/console")
-    rows = dict(re.findall(r'<tr class="(\w+)" data-promise="([\w-]+)"', html))
-    assert {v: k for k, v in rows.items()} == {"postgres": "bad", "redis": "good"}
+    rows = dict(re.findall(r'<tr class="([\w-]+)" data-promise="([\w-]+)"', html))
+    assert {v: k for k, v in rows.items()} == {"postgres": "row-bad", "redis": "row-good"}
     postgres = html[html.index('data-promise="postgres"') :].split("</tr>")[0]
     assert '<span class="badge bad">failed</span>' in postgres
     assert "Promise postgres" in postgres  # the failing object
@@ -241,7 +241,7 @@ def test_a_promise_job_newer_than_the_whole_reconcile_wins(
     finish(store, "acme/source", "postgres", run_result("acme/source", "2" * 40, [fixed]))
     html = page(client, "/console")
     assert 'data-promise="postgres"' in html
-    assert '<tr class="good" data-promise="postgres">' in html
+    assert '<tr class="row-good" data-promise="postgres">' in html
     assert "2" * 12 in html
 
 

@@ -83,7 +83,7 @@ def runs_page(bot: Bot) -> str:
 
 def finished_reconcile(bot: Bot) -> bool:
     """True once every reconcile job listed is finished (and there is at least one)."""
-    rows = re.findall(r"<td>reconcile</td>.*?class=\"(\w+)\"", runs_page(bot), re.S)
+    rows = re.findall(r"<td[^>]*>reconcile</td>.*?class=\"(\w+)\"", runs_page(bot), re.S)
     return bool(rows) and all(status in ("succeeded", "failed") for status in rows)
 
 
