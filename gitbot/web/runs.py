@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -25,8 +26,13 @@ blueprint.after_request(access.remember)
 blueprint.context_processor(context)
 PAGE_SIZE = 100
 EVENTS_POLL_SECONDS = 0.25  # how often the event stream looks for new log lines
-EVENTS_MAX_SECONDS = 600.0  # a stream ends after this; EventSource reconnects by itself
+EVENTS_MAX_SECONDS = 120.0  # a stream ends after this; EventSource reconnects by itself
 KEEPALIVE_SECONDS = 15.0
+# Each stream holds a server thread (gunicorn's gthread workers have 4): a few per process at
+# most, so live viewers never starve the webhook endpoint. Over the limit: 503, and the page
+# falls back to reloading itself.
+EVENTS_MAX_STREAMS = 2
+_streams = threading.BoundedSemaphore(EVENTS_MAX_STREAMS)
 
 
 @blueprint.get("/runs")
@@ -105,6 +111,8 @@ def events(job_id: int) -> Response:
     then `done` with the job's status when it finishes."""
     _job(job_id)
     store = current_app.config["GITBOT"].store
+    if not _streams.acquire(blocking=False):
+        abort(503, "too many live log streams on this server; the page reloads instead")
 
     def stream() -> Iterator[str]:
         sent: dict[int, str] = {}
@@ -140,11 +148,14 @@ def events(job_id: int) -> Response:
                 yield ": keep-alive\n\n"
             time.sleep(EVENTS_POLL_SECONDS)
 
-    return Response(
+    response = Response(
         stream(),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+    # The server closes the response when the stream ends or the client goes, started or not.
+    response.call_on_close(_streams.release)
+    return response
 
 
 _DESCRIBE = ("object", "promise", "pipeline", "container", "image", "state", "exit_code")

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from gitbot.secrets import Secret
 from gitbot.statusdb import ObjectStatus, StatusStore
 from gitbot.web.app import WebConfig, create_app
+from gitbot.web.runs import EVENTS_MAX_STREAMS
 from gitbot.work.store import Store
 
 CONSOLE = "console-token-for-tests"
@@ -371,6 +372,19 @@ def test_a_running_jobs_log_streams_as_server_sent_events(
     done = next(chunks)
     assert done == 'event: done\ndata: {"status": "succeeded"}\n\n'
     response.close()
+    # Streams hold server threads: a few at once per process, then 503 (the page reloads).
+    held = [
+        client.get(f"/runs/{job.id}/events", environ_base=LOCAL, buffered=False)
+        for _ in range(EVENTS_MAX_STREAMS)
+    ]
+    assert all(r.status_code == 200 for r in held)
+    over = client.get(f"/runs/{job.id}/events", environ_base=LOCAL, buffered=False)
+    assert over.status_code == 503
+    for r in held:
+        r.close()
+    again = client.get(f"/runs/{job.id}/events", environ_base=LOCAL, buffered=False)
+    assert again.status_code == 200
+    again.close()
 
 
 def test_runs_page_pages_beyond_the_last_hundred_and_filters(
