@@ -450,10 +450,15 @@ def _failed_pipeline(o: ObjectOutcome) -> list[dict[str, Any]]:
 def _changed_files(report: ReconcileReport, o: ObjectOutcome) -> dict[str, list[str]]:
     """The files of the branches that this object owns, by added, changed and removed."""
     owned = set(o.files) | set(o.record.files if o.record else ())
+    record = o.key.record_path  # gitbot's record of the object, under the state store's root
+
+    def own(path: str) -> bool:
+        return path in owned or path == record or path.endswith("/" + record)
+
     found: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
     for r in report.results:
         for what, paths in (("added", r.added), ("changed", r.changed), ("removed", r.removed)):
-            found[what].extend(path for path in paths if path in owned)
+            found[what].extend(path for path in paths if own(path))
     return found
 
 

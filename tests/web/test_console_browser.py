@@ -157,6 +157,9 @@ def test_the_console_shows_failures_streams_logs_and_acts_only_with_the_token(
     page.locator("#verdict", has_text="failed").wait_for(timeout=60_000)
     assert page.locator("#live").count() == 0
     assert "released after" in page.locator("body").inner_text()
+    # The files each object added: `slow` its ConfigMap and gitbot's record of it.
+    slow = page.locator("article", has=page.locator("h3", has_text="Promise slow"))
+    assert "files: 2 added, 0 changed, 0 removed" in slow.inner_text()
 
     # The overview: `broken` red with its failing object, `slow` green.
     page.goto(f"{bot.url}/console?refresh=0")
