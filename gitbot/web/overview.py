@@ -231,7 +231,9 @@ def _verdict(
     paused = [o for o in objects if o.result == "paused"]
     if paused and len(paused) == len(objects):
         return "paused", ", ".join(o.key for o in paused)
-    if job.status == "failed":
+    if job.status == "failed" and not objects:
+        # The job failed before this Promise's objects ran (with objects, another Promise of
+        # the same job may be what failed it).
         return "failed", (job.error or "").splitlines()[0] if job.error else "the job failed"
     return "succeeded", ""
 

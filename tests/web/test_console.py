@@ -234,6 +234,25 @@ def test_the_overview_pages_through_many_repositories(client: FlaskClient, store
     assert sections(page(client, "/console?page=3")) == [f"acme/repo-{i}" for i in range(40, 45)]
 
 
+def test_a_failed_job_fails_only_the_promises_whose_objects_failed(
+    client: FlaskClient, store: Store
+) -> None:
+    job = store.enqueue("reconcile", "acme/source", None, "1" * 40, {"reason": "push"})
+    assert store.claim("w1", 60) is not None
+    result = run_result("acme/source", "1" * 40, [FAILING, obj("redis", "redis")])
+    assert store.complete(job.id, "w1", result, error="pipeline failed: postgres")
+    html = page(client, "/console")
+    assert '<tr class="row-bad" data-promise="postgres">' in html
+    assert '<tr class="row-good" data-promise="redis">' in html
+    crashed = store.enqueue("reconcile", "acme/other", None, None, {"reason": "push"})
+    assert store.claim("w1", 60) is not None
+    assert store.fail(crashed.id, "w1", "cannot fetch acme/other: timed out")
+    store.enqueue("reconcile", "acme/other", "pg", None, {"reason": "push"})
+    other = page(client, "/console?repository=acme/other")
+    row = other[other.index('data-promise="pg"') :].split("</tr>")[0]
+    assert "never run" in row and ">queued</a>" in row
+
+
 def test_a_promise_job_newer_than_the_whole_reconcile_wins(
     client: FlaskClient, store: Store
 ) -> None:

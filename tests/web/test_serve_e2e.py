@@ -637,13 +637,14 @@ def test_a_failing_pipeline_fails_its_job_and_delivery_everywhere_it_is_shown(
     assert open_pr(server) is not None
 
     page = get(bot, f"/runs/{job.id}")
-    assert '<td class="failed">failed</td>' in page
+    assert '<dd class="failed">failed</dd>' in page
+    assert '<span class="badge failed" id="verdict">failed</span>' in page
     assert "no database today" in page  # the failing container's log is still shown
-    assert "succeeded</td>" not in page.split("<h2>", 1)[0]
-    jobs_table, deliveries_table = get(bot, "/runs").split('<table id="deliveries">')
-    row = next(r for r in jobs_table.split("<tr>") if f">{job.id}</a>" in r)
+    assert "succeeded</dd>" not in page.split("<h2>", 1)[0]
+    jobs_table, deliveries_table = get(bot, "/runs").split('<table id="deliveries"')
+    row = next(r for r in jobs_table.split("<tr") if f">{job.id}</a>" in r)
     assert 'class="failed">failed<' in row
-    delivery_row = next(r for r in deliveries_table.split("<tr>") if "<td>fails-1</td>" in r)
+    delivery_row = next(r for r in deliveries_table.split("<tr") if "<code>fails-1</code>" in r)
     assert 'class="failed">failed<' in delivery_row
 
     # The worker thread counts its job just after storing it: wait for the counter.
