@@ -21,7 +21,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 COPY pyproject.toml README.md /src/
 COPY gitbot /src/gitbot
-RUN pip install /src && rm -rf /src
+RUN pip install '/src[postgres]' && rm -rf /src
 
 # A non-root user; /data holds the repository cache, the job queue and the status database.
 RUN useradd --system --uid 10001 --user-group --home-dir /home/gitbot --create-home gitbot \

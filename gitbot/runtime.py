@@ -45,6 +45,8 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
             redactor.add(token)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(database_url(settings))
+    if worker:
+        store.lock_worker()  # SQLite: one worker process; PostgreSQL: any number
     github = github_app(settings, redactor)
     parts = Parts(store, github, redactor)
     if worker:
@@ -62,7 +64,7 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
             store, service.handle, threads=settings.workers, lease=lease, redactor=redactor
         )
         parts.scheduler = PeriodicReconciles(
-            store, settings.reconcile_interval, retention=settings.delivery_retention
+            store, settings.reconcile_interval, retention=settings.delivery_retention, lease=lease
         )
     return parts
 

@@ -1,4 +1,4 @@
-"""Periodic reconciles with APScheduler, in the one process that runs the worker.
+"""Periodic reconciles with APScheduler, in one worker process at a time.
 
 Every minute (and at start-up) each registered repository whose last whole reconcile is older
 than its interval (10 h by default; a Promise's reconciliationInterval wins when shorter) gets a
@@ -7,6 +7,14 @@ are retried at the next interval, as Kratix's `reconcileAfterFailure` does. A Pr
 workflow asked to be retried (workflow-control `retryAfter`) is queued again once that time has
 come, at the next check. Every hour, delivery payloads older than the retention
 (GITBOT_DELIVERY_RETENTION) are pruned; runs keep their summaries.
+
+Every worker process starts a scheduler, but only the one holding the database lease
+"scheduler" acts: it renews the lease every third of its length and checks it again before each
+action; when it stops it gives the lease up, and when it dies the lease runs out, so another
+worker takes over within one lease. A lease row rather than a PostgreSQL advisory lock: a session
+lock belongs to one pooled connection (lost silently with it, or shared wrongly behind a
+transaction-pooling proxy), while a row works the same on SQLite and PostgreSQL, shows who holds
+it until when, and follows the same rule as job leases.
 """
 
 from __future__ import annotations
@@ -14,16 +22,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from gitbot.errors import GitbotError
 from gitbot.work.handlers import RECONCILE, RETRY_REASON
 from gitbot.work.store import Store
 
 log = logging.getLogger("gitbot.scheduler")
 JITTER = 0.1  # up to 10% of the interval
 PRUNE_EVERY = 3600.0  # seconds between prunes of old delivery payloads
+LEASE = "scheduler"  # the name of the lease whose holder runs the scheduler
 
 
 class PeriodicReconciles:
@@ -35,14 +48,29 @@ class PeriodicReconciles:
         default_interval: float,
         check_every: float = 60.0,
         retention: float = 30 * 86400.0,
+        lease: float = 60.0,
+        holder: str | None = None,
     ) -> None:
         self.store = store
         self.default_interval = default_interval
         self.retention = timedelta(seconds=retention)
+        self.lease = lease
+        self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
+        self.leader = False  # whether this process held the lease at its last check
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(
-            self.enqueue_due,
+            self.hold,
             "interval",
+            seconds=lease / 3,
+            id="scheduler-lease",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self._as_leader,
+            "interval",
+            args=[self.enqueue_due],
             seconds=check_every,
             id="reconcile-due",
             next_run_time=datetime.now(UTC),
@@ -50,8 +78,9 @@ class PeriodicReconciles:
             coalesce=True,
         )
         self.scheduler.add_job(
-            self.prune,
+            self._as_leader,
             "interval",
+            args=[self.prune],
             seconds=PRUNE_EVERY,
             id="prune-deliveries",
             next_run_time=datetime.now(UTC),
@@ -63,7 +92,30 @@ class PeriodicReconciles:
         self.scheduler.start()
 
     def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.leader:  # let another worker take over now rather than after the lease
+            self.leader = False
+            try:
+                self.store.release_lease(LEASE, self.holder)
+            except GitbotError:
+                log.exception("cannot give up the scheduler lease; it runs out by itself")
+
+    def hold(self) -> bool:
+        """Take or renew the scheduler lease; whether this process runs the scheduler now."""
+        try:
+            held = self.store.acquire_lease(LEASE, self.holder, self.lease)
+        except GitbotError:
+            log.exception("cannot renew the scheduler lease; standing by")
+            held = False
+        if held != self.leader:
+            log.info("this process %s the scheduler", "now runs" if held else "no longer runs")
+        self.leader = held
+        return held
+
+    def _as_leader(self, action: Callable[[], int]) -> None:
+        if self.hold():
+            action()
 
     @property
     def running(self) -> bool:

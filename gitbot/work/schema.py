@@ -106,4 +106,12 @@ repositories = Table(
     Column("last_result", Text),
 )
 
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),  # what is held: "scheduler"
+    Column("holder", Text, nullable=False),  # host-pid of the process holding it
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 TABLES = frozenset(metadata.tables)

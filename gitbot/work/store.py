@@ -29,9 +29,11 @@ across `fork`). The clock is a parameter so that tests can move time.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -65,7 +67,7 @@ from sqlalchemy.engine import URL, make_url
 
 from gitbot.errors import ExternalError, UserError
 from gitbot.work import migrations
-from gitbot.work.schema import deliveries, jobs, repositories
+from gitbot.work.schema import deliveries, jobs, leases, repositories
 
 DELIVERY_STATUSES = ("queued", "running", "succeeded", "failed", "invalid", "ignored")
 RERUNNABLE = ("failed", "invalid")  # a redelivery of these may be recorded again as queued
@@ -171,6 +173,7 @@ class Store:
         self._clock = clock
         self._work = threading.Condition()
         self._generation = 0  # bumped whenever this process queues or frees work
+        self._worker_lock: int | None = None  # fd of the SQLite worker lock, while held
         self._engine = self._create_engine()
         self._postgres = self._engine.dialect.name == "postgresql"
         try:
@@ -180,8 +183,39 @@ class Store:
             raise
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and give up the SQLite worker lock)."""
         self._engine.dispose()
+        if self._worker_lock is not None:
+            os.close(self._worker_lock)  # closing the file releases the lock
+            self._worker_lock = None
+
+    def lock_worker(self) -> None:
+        """Make this process the only worker of a SQLite database, until `close`.
+
+        SQLite serves one worker process (with any number of threads): a second one is refused
+        with UserError rather than left to fight over the file's write lock. The lock is an
+        `flock` on `<database>.worker.lock`, so the kernel releases it when the process dies,
+        even by `kill -9`. PostgreSQL takes any number of workers: nothing to do.
+        """
+        if self._postgres or self._worker_lock is not None:
+            return
+        assert self.url.database is not None
+        path = Path(f"{self.url.database}.worker.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise UserError(
+                f"another gitbot worker (process {holder}) already uses the SQLite database "
+                f"{self.name}: SQLite supports one worker process (raise GITBOT_WORKERS to run "
+                "more jobs at once); for workers on several machines use PostgreSQL "
+                "(GITBOT_DATABASE_URL)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()}-{os.getpid()}\n".encode())
+        self._worker_lock = fd
 
     def __enter__(self) -> Store:
         return self
@@ -727,6 +761,51 @@ class Store:
         """Raise ExternalError (or UserError) unless the database answers."""
         with self._transaction() as conn:
             conn.execute(select(repositories.c.full_name).limit(1)).all()
+
+    # --- leases ----------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease `name` for `holder` for `seconds`; whether `holder` holds it.
+
+        Another holder's lease is taken only once it has expired, so at most one process holds
+        it at a time (as far as the processes' clocks agree, as for job leases), and a dead
+        holder's lease passes on when it runs out. A renewal and a take-over of the same row are
+        serialised by the row lock (PostgreSQL) or the write lock (SQLite).
+        """
+        _check_lease(seconds)
+        now = self._clock()
+        until = now + timedelta(seconds=seconds)
+
+        def take() -> bool:
+            with self._transaction(write=True) as conn:
+                taken = conn.execute(
+                    update(leases)
+                    .where(
+                        leases.c.name == name,
+                        or_(leases.c.holder == holder, leases.c.expires_at < now),
+                    )
+                    .values(holder=holder, expires_at=until)
+                ).rowcount
+                if taken:
+                    return True
+                if conn.execute(select(leases.c.name).where(leases.c.name == name)).first():
+                    return False
+                conn.execute(insert(leases).values(name=name, holder=holder, expires_at=until))
+                return True
+
+        return self._retry_conflict(take)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give up the lease `name` if `holder` holds it, so another process may take it now."""
+        with self._transaction(write=True) as conn:
+            conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
+
+    def lease_holder(self, name: str) -> tuple[str, datetime] | None:
+        """Who holds the lease `name` and until when (it may have expired), or None."""
+        query = select(leases.c.holder, leases.c.expires_at).where(leases.c.name == name)
+        with self._transaction() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (row.holder, row.expires_at)
 
     # --- upkeep ----------------------------------------------------------------------------------
 

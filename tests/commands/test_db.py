@@ -44,12 +44,12 @@ def test_current_then_upgrade_an_older_database(
     load_revision_0001(url)
     assert run(capsys, "current") == (
         0,
-        f"{url} is at revision 0001; this gitbot reads 0002: run `gitbot db upgrade`\n",
+        f"{url} is at revision 0001; this gitbot reads 0003: run `gitbot db upgrade`\n",
         "",
     )
-    assert run(capsys, "upgrade") == (0, f"upgraded {url} from revision 0001 to 0002\n", "")
-    assert run(capsys, "upgrade") == (0, f"{url} is already at revision 0002\n", "")
-    assert run(capsys, "current") == (0, f"{url} is at revision 0002 (up to date)\n", "")
+    assert run(capsys, "upgrade") == (0, f"upgraded {url} from revision 0001 to 0003\n", "")
+    assert run(capsys, "upgrade") == (0, f"{url} is already at revision 0003\n", "")
+    assert run(capsys, "current") == (0, f"{url} is at revision 0003 (up to date)\n", "")
 
 
 def test_a_server_finding_an_older_schema_refuses_to_start(data_dir: Path) -> None:
@@ -67,7 +67,7 @@ def test_a_server_finding_an_older_schema_refuses_to_start(data_dir: Path) -> No
         assert (done.returncode, done.stdout) == (1, "")
         assert done.stderr == (
             f"gitbot: error: sqlite:///{data_dir / 'gitbot.db'} has the work database schema of "
-            "an older gitbot (revision 0001; this gitbot reads 0002): stop every gitbot process "
+            "an older gitbot (revision 0001; this gitbot reads 0003): stop every gitbot process "
             "using it, back it up, and run `gitbot db upgrade`\n"
         )
 

@@ -95,3 +95,36 @@ def test_the_scheduler_prunes_delivery_payloads_older_than_the_retention(tmp_pat
     assert scheduler.prune() == 1
     delivery = store.delivery("guid-1")
     assert delivery is not None and delivery.payload == b""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_one_scheduler_acts_and_another_takes_over_within_a_lease(url: str) -> None:
+    clock = Clock()
+    with Store(url, clock=clock) as store:
+        store.register_repository("acme/new", 1)
+        a = PeriodicReconciles(store, default_interval=36000, lease=60, holder="host-a")
+        b = PeriodicReconciles(store, default_interval=36000, lease=60, holder="host-b")
+        b._as_leader(b.enqueue_due)
+        a._as_leader(a.enqueue_due)  # b holds the lease: a stands by
+        assert (a.leader, b.leader) == (False, True)
+        assert queued(store) == [("acme/new", None)]
+        store.set_last_reconcile("acme/new", datetime.now(UTC) - timedelta(days=1), "{}")
+        clock.now += timedelta(seconds=59)
+        a._as_leader(a.enqueue_due)
+        assert len(store.recent_jobs()) == 1  # still b's: nothing queued twice
+
+        clock.now += timedelta(seconds=1.5)  # b died 60 s ago without giving the lease up
+        a._as_leader(a.enqueue_due)
+        assert (a.leader, len(store.recent_jobs())) == (True, 2)
+        assert not b.hold()
+
+        a.stop()  # a clean stop gives the lease up: b takes over at once
+        assert store.lease_holder("scheduler") is None
+        assert b.hold()

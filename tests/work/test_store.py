@@ -7,8 +7,12 @@ conftest.py).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -827,3 +831,110 @@ def test_backup_of_postgresql_is_refused_naming_pg_dump(url: str, tmp_path: Path
         assert str(raised.value) == (
             f"{store.name} is not a SQLite database: back it up with pg_dump (see the deploy guide)"
         )
+
+
+# --- leases and the SQLite worker lock -----------------------------------------------------------
+
+
+def test_a_lease_has_one_holder_until_it_runs_out_or_is_given_up(
+    store: Store, clock: Clock
+) -> None:
+    assert store.lease_holder("scheduler") is None
+    assert store.acquire_lease("scheduler", "host-a", 60)
+    assert not store.acquire_lease("scheduler", "host-b", 60)
+    clock.advance(59)
+    assert store.acquire_lease("scheduler", "host-a", 60)  # renewed: until 119 s
+    clock.advance(60)
+    assert not store.acquire_lease("scheduler", "host-b", 60)
+    assert store.lease_holder("scheduler") == ("host-a", START + timedelta(seconds=119))
+    clock.advance(1)  # host-a stopped renewing: its lease ran out
+    assert store.acquire_lease("scheduler", "host-b", 60)
+    assert not store.acquire_lease("scheduler", "host-a", 60)
+    assert store.acquire_lease("other", "host-a", 60)  # leases are independent
+    store.release_lease("scheduler", "host-a")  # not its lease: nothing happens
+    assert not store.acquire_lease("scheduler", "host-c", 60)
+    store.release_lease("scheduler", "host-b")
+    assert store.acquire_lease("scheduler", "host-c", 60)
+    with pytest.raises(ValueError):
+        store.acquire_lease("scheduler", "host-c", 0)
+
+
+def test_one_of_many_racing_processes_gets_a_lease(url: str) -> None:
+    Store(url).close()
+    stores = [Store(url) for _ in range(6)]
+    try:
+        start = threading.Barrier(len(stores))
+        won: list[str] = []
+
+        def race(store: Store, holder: str) -> None:
+            start.wait(10)
+            if store.acquire_lease("scheduler", holder, 60):
+                won.append(holder)
+
+        threads = [
+            threading.Thread(target=race, args=(store, f"host-{n}"))
+            for n, store in enumerate(stores)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(won) == 1
+        held = stores[0].lease_holder("scheduler")
+        assert held is not None and held[0] == won[0]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_second_sqlite_worker_is_refused_until_the_first_one_stops(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gitbot.db'}"
+    with Store(url) as first:
+        first.lock_worker()
+        first.lock_worker()  # again in the same store: still held, no error
+        with Store(url) as second, pytest.raises(UserError) as raised:
+            second.lock_worker()
+        assert str(raised.value) == (
+            f"another gitbot worker (process {socket.gethostname()}-{os.getpid()}) already uses "
+            f"the SQLite database {url}: SQLite supports one worker process (raise "
+            "GITBOT_WORKERS to run more jobs at once); for workers on several machines use "
+            "PostgreSQL (GITBOT_DATABASE_URL)"
+        )
+    with Store(url) as third:
+        third.lock_worker()
+
+
+def test_the_worker_lock_of_a_killed_process_is_free_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gitbot.db'}"
+    Store(url).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from gitbot.work.store import Store; "
+            f"s = Store({url!r}); s.lock_worker(); print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with Store(url) as store, pytest.raises(UserError):
+            store.lock_worker()
+    finally:
+        holder.kill()  # SIGKILL: no clean-up runs
+        holder.wait(30)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    with Store(url) as store:
+        store.lock_worker()
+
+
+def test_postgresql_takes_any_number_of_workers(url: str) -> None:
+    with Store(url) as first, Store(url) as second:
+        first.lock_worker()
+        if first.url.get_backend_name() == "sqlite":
+            with pytest.raises(UserError):
+                second.lock_worker()
+        else:
+            second.lock_worker()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
@@ -57,9 +56,10 @@ def current(conn: Connection, name: str) -> str | None:
     """
     tables = set(inspect(conn).get_table_names())
     if _VERSION_TABLE in tables:
-        revision = MigrationContext.configure(conn).get_current_revision()
+        # Read directly: Alembic's MigrationContext logs a line at every process start.
+        revision = conn.execute(text(f"SELECT max(version_num) FROM {_VERSION_TABLE}")).scalar()
         if revision is not None:
-            return revision
+            return str(revision)
     present = WORK_TABLES & tables
     if not present:
         return None
