@@ -14,6 +14,7 @@ from typing import Protocol
 
 from gitbot.errors import UserError
 from gitbot.gitrepo import CachedRepo
+from gitbot.kratix.objects import Destination
 from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory, reconcile_all
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
 from gitbot.state.branchplan import (
@@ -33,7 +34,14 @@ from gitbot.state.publish import (
     publish_direct,
     remove_branch,
 )
-from gitbot.state.records import RECORD_ROOT, ObjectKey, ObjectRecord, records_in
+from gitbot.state.records import (
+    DESTINATION_RECORD_ROOT,
+    RECORD_ROOT,
+    ObjectKey,
+    ObjectRecord,
+    destinations_in,
+    records_in,
+)
 from gitbot.statusdb import StatusStore
 
 
@@ -146,6 +154,8 @@ def reconcile(
     feedback.started(report, [p for p in promises if not request.only or p in request.only])
     base_paths = set(base.repo.list_files(base.sha))
     base_records = _records(base.repo, base.sha, base_paths)
+    recorded = _destination_records(base.repo, base.sha, base_paths)
+    current = {d.name for d in snapshot.destinations}
     ctx = ReconcileContext(
         snapshot,
         _previous_records(base, base_records, snapshot),
@@ -155,6 +165,7 @@ def reconcile(
         preview=request.preview,
         resume=request.resume,
         history=lambda at: read_snapshot(source_repo, request.source, at),
+        released_destinations=frozenset(name for name in recorded if name not in current),
     )
     report.outcomes = reconcile_all(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)
@@ -183,6 +194,7 @@ def reconcile(
             snapshot.destinations,
             config.path,
             aggregated=not separate,
+            recorded=recorded,
         )
 
     if request.preview:
@@ -214,6 +226,11 @@ def _needed(base: StateBase, base_paths: set[str], plan: BranchPlan, changes: Ch
 def _records(repo: CachedRepo, commit: str, paths: set[str]) -> dict[ObjectKey, ObjectRecord]:
     wanted = sorted(p for p in paths if p.startswith(RECORD_ROOT + "/"))
     return records_in(repo.read_files(commit, wanted)) if wanted else {}
+
+
+def _destination_records(repo: CachedRepo, commit: str, paths: set[str]) -> dict[str, Destination]:
+    wanted = sorted(p for p in paths if p.startswith(DESTINATION_RECORD_ROOT + "/"))
+    return destinations_in(repo.read_files(commit, wanted)) if wanted else {}
 
 
 def _previous_records(

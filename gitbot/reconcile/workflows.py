@@ -76,6 +76,8 @@ class ReconcileContext:
     # The source at an earlier commit: where an object that ran but left no record (its
     # configure workflow never succeeded) is read back to run its delete workflow.
     history: Callable[[str], SourceSnapshot] | None = None
+    # Destinations that left the source with `cleanup: all`: their resources are placed afresh.
+    released_destinations: frozenset[str] = frozenset()
 
     @property
     def destinations(self) -> list[Destination]:
@@ -352,7 +354,7 @@ def _files_of(
     if previous is not None:
         placements = previous.placements
         sticky = lambda work, group: placements.get(f"{work.work_name}/{group.id}")  # noqa: E731
-    schedules = [schedule_run(run, ctx.destinations, sticky)]
+    schedules = [schedule_run(run, ctx.destinations, sticky, ctx.released_destinations)]
     if run.target.request is None:
         schedules.append(schedule_static_dependencies(run.target.promise, ctx.destinations))
     schedule = merge_schedules(schedules)
@@ -379,9 +381,13 @@ def _files_of(
         raw=raw,
         files=tuple(sorted(files)),
         placements={
-            f"{p.work.work_name}/{p.group.id}": p.destination.name
-            for p in schedule.placements
-            if p.work.work_type == "resource"
+            # Misplaced groups keep their Destination, even one that left the source.
+            **{f"{m.work.work_name}/{m.group.id}": m.destination for m in schedule.misplaced},
+            **{
+                f"{p.work.work_name}/{p.group.id}": p.destination.name
+                for p in schedule.placements
+                if p.work.work_type == "resource"
+            },
         },
         aggregated=aggregated,
     )

@@ -6,8 +6,8 @@ Every branch starts from the latest base, so it holds exactly its own objects' c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from gitbot.kratix.layout import (
     aggregate,
@@ -19,7 +19,12 @@ from gitbot.kratix.layout import (
 from gitbot.kratix.objects import Destination
 from gitbot.source.config import RepoConfig
 from gitbot.state.outcomes import ObjectOutcome
-from gitbot.state.records import ObjectKey, ObjectRecord
+from gitbot.state.records import (
+    ObjectKey,
+    ObjectRecord,
+    destination_record_path,
+    dump_destination,
+)
 
 Changes = dict[str, bytes | None]  # path -> new content, or None to remove it
 
@@ -77,13 +82,25 @@ def plan_changes(
     destinations: Sequence[Destination],
     state_path: str,
     aggregated: bool = True,
+    recorded: Mapping[str, Destination] | None = None,
 ) -> Changes:
     """File changes on top of base for these outcomes (objects not changing state are kept).
 
     `aggregated=False` leaves the aggregatedYAML files alone (the records still carry each
     object's contributions): in branch mode they have a branch of their own per Destination
-    (`plan_aggregated`), so two pull requests never change the same aggregated file."""
+    (`plan_aggregated`), so two pull requests never change the same aggregated file.
+
+    `recorded` are the `cleanup: all` Destinations recorded on the base branch. A Destination
+    that left the source is cleaned up as its `spec.cleanup` said (Kratix's
+    destination_controller.go): with `all` (recorded) its objects' files, canary files and
+    aggregated file go; otherwise (`none`, Kratix's default) every file an object has outside
+    the current Destinations stays, as Kratix leaves a deleted Destination's files alone.
+    """
     changes: Changes = {}
+    recorded = recorded or {}
+    current = {d.name for d in destinations}
+    released = [d for name, d in recorded.items() if name not in current]
+    kept = _outside(destinations, released, state_path)
     moving = [o for o in outcomes if o.changes_state]
     roots = [
         destination_root(state_path, d)
@@ -107,11 +124,17 @@ def plan_changes(
                 group_dir = nested_group_dir(path, roots)
                 if group_dir is not None:
                     owned |= in_group_dir.get(group_dir, set())
-            for path in owned - set(outcome.files):
+            stays = {path for path in owned if kept(path)} if outcome.record else set()
+            for path in owned - set(outcome.files) - stays:
                 changes[path] = None
+        record = outcome.record
+        if record is not None and not outcome.partial:
+            old = base_records.get(outcome.key)
+            stays = {path for path in (old.files if old else ()) if kept(path)}
+            record = replace(record, files=tuple(sorted(set(record.files) | stays)))
         changes.update(outcome.files)
         record_path = outcome.key.record_path
-        changes[record_path] = outcome.record.dump() if outcome.record else None
+        changes[record_path] = record.dump() if record else None
     if aggregated:
         changes.update(_aggregated_changes(moving, base_records, destinations, state_path))
     if moving:
@@ -119,6 +142,42 @@ def plan_changes(
             for path, content in canary_files(state_path, dest).items():
                 if path not in base_paths:
                     changes[path] = content
+        changes.update(_destination_records(destinations, recorded, released, base_paths))
+        for dest in released:
+            gone = [*canary_files(state_path, dest), aggregated_path(state_path, dest)]
+            changes.update({path: None for path in gone if path in base_paths})
+    return changes
+
+
+def _outside(
+    destinations: Sequence[Destination], released: Sequence[Destination], state_path: str
+) -> Callable[[str], bool]:
+    """Whether a path lies outside every current and every released Destination's folder:
+    the files of a Destination removed with `cleanup: none`, which stay."""
+    roots = [destination_root(state_path, d) for d in (*destinations, *released)]
+
+    def outside(path: str) -> bool:
+        return not any(root == "" or path.startswith(root + "/") for root in roots)
+
+    return outside
+
+
+def _destination_records(
+    destinations: Sequence[Destination],
+    recorded: Mapping[str, Destination],
+    released: Collection[Destination],
+    base_paths: set[str],
+) -> Changes:
+    """Records of the `cleanup: all` Destinations; gone with the Destination or the policy."""
+    changes: Changes = {}
+    for dest in destinations:
+        path = destination_record_path(dest.name)
+        if dest.cleanup == "all":
+            changes[path] = dump_destination(dest)
+        elif path in base_paths:
+            changes[path] = None
+    for dest in released:
+        changes[destination_record_path(dest.name)] = None
     return changes
 
 

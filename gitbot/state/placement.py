@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from gitbot.kratix.layout import WorkRef, place_all, static_dependencies_group
@@ -71,9 +71,18 @@ class Schedule:
 
 
 def schedule_run(
-    run: WorkflowRun, destinations: Sequence[Destination], sticky: StickyLookup | None = None
+    run: WorkflowRun,
+    destinations: Sequence[Destination],
+    sticky: StickyLookup | None = None,
+    released: Collection[str] = (),
 ) -> Schedule:
-    """Schedule every succeeded configure pipeline of a run (§3.1, §3.2)."""
+    """Schedule every succeeded configure pipeline of a run (§3.1, §3.2).
+
+    A resource group placed on a Destination that has left the source stays there, misplaced
+    and not written (Kratix cannot write to it; `cleanup: none` keeps its WorkPlacements), unless
+    that Destination is in `released` (it had `cleanup: all`, which deletes its WorkPlacements,
+    so the scheduler places the group afresh).
+    """
     if run.target.action != "configure" or run.failure is not None:
         return Schedule()
     promise, request = run.target.promise, run.target.request
@@ -96,6 +105,10 @@ def schedule_run(
         for group in group_output(
             pipeline.files, pipeline.selectors, promise.destination_selectors, pipeline.output_dirs
         ):
+            gone = _kept_on_removed(work, group, destinations, sticky, released)
+            if gone is not None:
+                misplaced.append(Misplaced(work, group, gone))
+                continue
             chosen = _destinations_for(work, group, destinations, sticky)
             if not chosen:
                 unscheduled.append(Unscheduled(work, group))
@@ -138,6 +151,22 @@ def render(
         if mine:
             files.update(place_all(state_path, dest, mine))
     return dict(sorted(files.items()))
+
+
+def _kept_on_removed(
+    work: WorkRef,
+    group: WorkloadGroup,
+    destinations: Sequence[Destination],
+    sticky: StickyLookup | None,
+    released: Collection[str],
+) -> str | None:
+    """The removed Destination a resource group stays on, if it does."""
+    if work.work_type != "resource" or sticky is None:
+        return None
+    current = sticky(work, group)
+    if current is None or current in released or any(d.name == current for d in destinations):
+        return None
+    return current
 
 
 def _destinations_for(

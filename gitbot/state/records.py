@@ -16,7 +16,7 @@ from typing import Any
 
 from gitbot import yamlio
 from gitbot.errors import InvalidObjects, UserError
-from gitbot.kratix.objects import KRATIX_GROUP, Promise, ResourceRequest
+from gitbot.kratix.objects import KRATIX_GROUP, Destination, Promise, ResourceRequest, Source
 
 RECORD_ROOT = ".gitbot/objects"
 HEADER = "# Written by gitbot: what this object's files here were built from. Do not edit.\n"
@@ -128,3 +128,53 @@ def records_in(files: Mapping[str, bytes]) -> dict[ObjectKey, ObjectRecord]:
             record = parse_record(path, content)
             records[record.key] = record
     return records
+
+
+# --- Destinations whose removal deletes their files -------------------------------------------
+
+DESTINATION_RECORD_ROOT = ".gitbot/destinations"
+
+
+def destination_record_path(name: str) -> str:
+    """Where the record of a `cleanup: all` Destination lives."""
+    return f"{DESTINATION_RECORD_ROOT}/{name}.yaml"
+
+
+def dump_destination(dest: Destination) -> bytes:
+    """The record of a Destination with `cleanup: all`: enough to clean it up once it is gone.
+
+    Only such Destinations get one: a Destination that leaves the source without a record is
+    treated as Kratix's default, `cleanup: none`, so a state store Kratix wrote needs none.
+    """
+    data = {
+        "name": dest.name,
+        "path": dest.path,
+        "filepath": {"mode": dest.filepath_mode, "filename": dest.aggregated_filename},
+        "initWorkloads": dest.init_workloads,
+        "cleanup": dest.cleanup,
+    }
+    return (HEADER + yamlio.dump_sorted(data)).encode("utf-8")
+
+
+def destinations_in(files: Mapping[str, bytes]) -> dict[str, Destination]:
+    """Every Destination record among a tree's files, by name; UserError for a broken one."""
+    found = {}
+    for path, content in files.items():
+        if not (path.startswith(DESTINATION_RECORD_ROOT + "/") and path.endswith(".yaml")):
+            continue
+        try:
+            data = yamlio.safe_load(content.decode("utf-8"), path)
+            filepath = data["filepath"]
+            dest = Destination(
+                name=str(data["name"]),
+                source=Source(path, 1),
+                path=str(data["path"]),
+                filepath_mode=filepath["mode"],
+                aggregated_filename=str(filepath["filename"]),
+                init_workloads=bool(data["initWorkloads"]),
+                cleanup=data["cleanup"],
+            )
+        except (InvalidObjects, UnicodeDecodeError, KeyError, TypeError) as e:
+            raise UserError(f"{path}: not a gitbot record ({e}); remove or repair it") from e
+        found[dest.name] = dest
+    return found
