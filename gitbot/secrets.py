@@ -70,6 +70,16 @@ class KeyedStore:
             if entry.is_file() and not entry.name.startswith(".")
         }
 
+    def names(self) -> list[str]:
+        """Every object in the folder (none without a folder), sorted."""
+        if self.root is None or not self.root.is_dir():
+            return []
+        return sorted(
+            entry.name
+            for entry in os.scandir(self.root)
+            if entry.is_dir() and _KEY_RE.match(entry.name) and not entry.name.startswith(".")
+        )
+
     def value(self, name: str, key: str, *, optional: bool = False) -> str | None:
         """One key of one object (for valueFrom); missing is an error unless optional."""
         folder = self._folder(name)

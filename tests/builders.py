@@ -66,6 +66,30 @@ def request(
     return ResourceRequest("thing", name, namespace, raw, Source("request.yaml", 1))
 
 
+DATABASE_API = CRDInfo(group="db.gitbot.dev", version="v1", kind="Database", plural="databases")
+
+
+def database_promise() -> Promise:
+    """A second Promise with an API, whose requests another Promise's pipeline may read."""
+    raw = {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Promise",
+        "metadata": {"name": "database"},
+        "spec": {"api": {"spec": {"names": {"plural": "databases", "kind": "Database"}}}},
+    }
+    return Promise("database", raw, Source("db.yaml", 1), api=DATABASE_API)
+
+
+def database_request(name: str, labels: dict[str, str] | None = None) -> ResourceRequest:
+    raw = {
+        "apiVersion": DATABASE_API.api_version,
+        "kind": DATABASE_API.kind,
+        "metadata": {"name": name, "namespace": "default", "labels": labels or {}},
+        "spec": {"engine": "pg"},
+    }
+    return ResourceRequest("database", name, "default", raw, Source("db.yaml", 5))
+
+
 def script_promise_yaml(name: str, script: str) -> str:
     """A Promise file whose promise configure workflow runs one busybox shell script."""
     return pipelines_promise_yaml(name, {"wait": script})

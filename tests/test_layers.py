@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[set[str]] = [
     {"base"},
     {"kratix"},
+    {"platform"},
     {"source", "pipeline"},
     {"state"},
     {"reconcile"},

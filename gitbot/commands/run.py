@@ -18,6 +18,7 @@ from gitbot.kratix.workflow import WorkflowTarget
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import ContainerObserver, ContainerRun, WorkflowRun
 from gitbot.pipeline.setup import make_runner, runner_config
+from gitbot.platform.cluster import ClusterView
 from gitbot.secrets import Redactor
 from gitbot.settings import load_settings
 from gitbot.state.placement import (
@@ -43,7 +44,9 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     engine = DockerEngine(config.engine_url)
     try:
         print(f"{target.display_name}: {target.workflow_type} {target.action}", file=out)
-        run = make_runner(config, engine, Redactor(), _show(out)).run(target)
+        runner = make_runner(config, engine, Redactor(), _show(out))
+        runner.cluster = ClusterView(destinations=tuple(destinations))
+        run = runner.run(target)
     finally:
         engine.close()
     _report(run, out)
@@ -121,6 +124,7 @@ def _report(run: WorkflowRun, out: TextIO) -> None:
             dropped = ", ".join(pipeline.dropped_status_keys)
             print(f"  warning: Promise status keeps only 'message'; dropped {dropped}", file=out)
     print(f"  status message: {run.status.get('message', '')}", file=out)
+    print(f"  {run.platform_api}", file=out)
 
 
 def _files(

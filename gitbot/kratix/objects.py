@@ -53,6 +53,10 @@ class Pipeline:
     volumes: tuple[Mapping[str, Any], ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # spec.rbac: the ServiceAccount Kratix runs the pipeline as (default: the pipeline id) and
+    # the extra PolicyRules (with optional resourceNamespace) it grants that account.
+    service_account: str = ""
+    permissions: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

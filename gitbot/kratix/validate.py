@@ -413,7 +413,16 @@ def check_pipeline(ck: Checker, value: Any, path: Path) -> Pipeline | None:
         containers, volumes = _pipeline_spec(ck, spec, (*path, "spec"))
     if len(ck.errors) > before or name is None:
         return None
-    return Pipeline(name, containers, copy.deepcopy(volumes), labels, annotations)
+    rbac = (spec or {}).get("rbac") or {}
+    return Pipeline(
+        name,
+        containers,
+        copy.deepcopy(volumes),
+        labels,
+        annotations,
+        service_account=str(rbac.get("serviceAccount") or ""),
+        permissions=tuple(copy.deepcopy(list(rbac.get("permissions") or ()))),
+    )
 
 
 def _pipeline_metadata(

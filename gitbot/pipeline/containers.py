@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitbot.errors import UserError
@@ -48,6 +48,7 @@ class ContainerContext:
     policy: ContainerPolicy
     name_hint: str
     labels: Mapping[str, str]
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
 
 
 def container_spec(container: Container, ctx: ContainerContext, image_user: str) -> ContainerSpec:
@@ -93,6 +94,7 @@ def container_spec(container: Container, ctx: ContainerContext, image_user: str)
             labels=ctx.labels,
             network=ctx.policy.network,
             pull_policy=pull_policy(container, ctx.policy.default_pull_policy),
+            extra_hosts=ctx.extra_hosts,
         )
     except (UserError, ValueError) as e:
         raise ContainerConfigError(

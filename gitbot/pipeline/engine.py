@@ -72,6 +72,7 @@ class ContainerSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     network: str | None = None
     pull_policy: str = "IfNotPresent"
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)  # /etc/hosts name -> address
 
 
 OutputObserver = Callable[[bytes], None]  # a running container's log, chunk by chunk
@@ -182,6 +183,20 @@ class DockerEngine:
                 removed += 1
         return removed
 
+    def network_gateway(self, network: str | None) -> str | None:
+        """The gateway address of a container network (None: the engine's default bridge),
+        where containers reach the host; None if the network has none."""
+        name = network or "bridge"  # Podman's compatible API answers to Docker's name too
+        try:
+            attrs = self._call("inspect network", lambda: self._client.networks.get(name).attrs)
+        except _NotFound:
+            return None
+        for config in (attrs.get("IPAM") or {}).get("Config") or ():
+            gateway = config.get("Gateway")
+            if gateway and ":" not in gateway:  # IPv4: what host.containers.internal uses
+                return str(gateway)
+        return None
+
     def image_user(self, image: str, pull_policy: str) -> str:
         """The user an image runs as by default ("" means root), pulling it per the policy."""
         self._ensure_image(image, pull_policy)
@@ -212,6 +227,7 @@ class DockerEngine:
             mem_reservation=spec.mem_reservation,
             labels={MANAGED_LABEL: "true", OWNER_LABEL: OWNER, **spec.labels},
             network_mode=spec.network,
+            extra_hosts=dict(spec.extra_hosts) or None,
             detach=True,
         )
 

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,9 @@ from gitbot.pipeline.containers import (
 )
 from gitbot.pipeline.engine import Engine, Mount
 from gitbot.pipeline.output import OutputLimits, collect_output, top_level_directories
+from gitbot.platform.cluster import ClusterView
+from gitbot.platform.server import SERVICE_ACCOUNT_DIR, PlatformServer, PlatformSession
+from gitbot.platform.session import RunScope
 from gitbot.secrets import KeyedStore, Redactor
 
 LOG_TAIL_LINES = 20
@@ -115,6 +119,7 @@ class WorkflowRun:
     pipelines: tuple[PipelineRun, ...]
     status: Mapping[str, Any]
     failure: Failure | None = None
+    platform_api: str = ""  # how the containers reached the platform API, or why they did not
 
     @property
     def retry_after(self) -> timedelta | None:
@@ -137,6 +142,7 @@ class WorkflowRun:
 class _PipelineFailed(Exception):
     def __init__(self, failure: Failure) -> None:
         self.failure = failure
+        self.status: dict[str, Any] | None = None  # what the pipeline wrote through the API
 
 
 ContainerObserver = Callable[[str, ContainerRun], None]
@@ -176,6 +182,7 @@ class WorkflowRunner:
         options: RunOptions | None = None,
         on_container: ContainerObserver | None = None,
         on_output: LiveObserver | None = None,
+        platform: PlatformServer | None = None,
     ) -> None:
         self.engine = engine
         self.secrets = secrets
@@ -184,6 +191,16 @@ class WorkflowRunner:
         self.options = options or RunOptions()
         self.on_container = on_container
         self.on_output = on_output
+        self.platform = platform  # the platform API containers call; None: no API
+        self.cluster = ClusterView()  # what that API shows besides the run's own object
+
+    def platform_api(self) -> str:
+        """One line on the platform API for run summaries."""
+        if self.platform is not None:
+            return f"platform API at {self.platform.url}"
+        if self.options.policy.network == "none":
+            return "platform API off: containers have no network (GITBOT_CONTAINER_NETWORK=none)"
+        return "platform API off"
 
     def run(
         self,
@@ -203,6 +220,7 @@ class WorkflowRunner:
             try:
                 result, current = self._run_pipeline(target, pipeline, current)
             except _PipelineFailed as failed:
+                current = failed.status if failed.status is not None else current
                 current = workflowstatus.mark(current, pipeline.name, "Failed", _now())
                 return self._finished(target, tuple(done), current, failed.failure)
             done.append(result)
@@ -230,7 +248,7 @@ class WorkflowRunner:
         status: dict[str, Any],
         failure: Failure | None,
     ) -> WorkflowRun:
-        run = WorkflowRun(target, done, status, failure)
+        run = WorkflowRun(target, done, status, failure, self.platform_api())
         return replace(
             run, status=workflowstatus.finish(status, target.action, run.outcome, _now())
         )
@@ -245,19 +263,41 @@ class WorkflowRunner:
             (dirs["input"] / "object.yaml").write_text(
                 yamlio.dump_sorted(input_object(target, status)), encoding="utf-8"
             )
-            containers = self._run_containers(target, pipeline, folder, dirs)
+            with self._platform_session(target, pipeline, status, folder) as api:
+                try:
+                    containers = self._run_containers(target, pipeline, folder, dirs, api)
+                except _PipelineFailed as failed:
+                    failed.status = api.status if api is not None else None
+                    raise
+                # Kratix's status writer starts from the object's status as the API has it.
+                status = api.status if api is not None else status
             return self._finish_pipeline(target, pipeline, dirs, status, containers, started)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    def _platform_session(
+        self, target: WorkflowTarget, pipeline: Pipeline, status: dict[str, Any], folder: Path
+    ) -> AbstractContextManager[PlatformSession | None]:
+        if self.platform is None:
+            return nullcontext(None)
+        scope = RunScope(target, pipeline, self.cluster, self.secrets, self.config_maps)
+        return self.platform.open(scope, status, folder / "serviceaccount")
+
     def _run_containers(
-        self, target: WorkflowTarget, pipeline: Pipeline, folder: Path, dirs: dict[str, Path]
+        self,
+        target: WorkflowTarget,
+        pipeline: Pipeline,
+        folder: Path,
+        dirs: dict[str, Path],
+        api: PlatformSession | None,
     ) -> tuple[ContainerRun, ...]:
         mounts = [
             Mount(str(dirs["input"]), "/kratix/input", read_only=True),
             Mount(str(dirs["output"]), "/kratix/output"),
             Mount(str(dirs["metadata"]), "/kratix/metadata"),
         ]
+        if api is not None:
+            mounts.append(Mount(str(api.folder), SERVICE_ACCOUNT_DIR, read_only=True))
         runs: list[ContainerRun] = []
         try:
             volume_dirs = self._prepare_volumes(pipeline, folder / "volumes")
@@ -266,7 +306,8 @@ class WorkflowRunner:
         for container in pipeline.containers:
             ctx = ContainerContext(
                 pipeline=pipeline,
-                kratix_env=kratix_env(target, pipeline),
+                # Kubernetes gives a pod its service variables before the container's own.
+                kratix_env={**(api.env if api else {}), **kratix_env(target, pipeline)},
                 kratix_mounts=mounts,
                 volume_dirs=volume_dirs,
                 secrets=self.secrets,
@@ -274,6 +315,7 @@ class WorkflowRunner:
                 policy=self.options.policy,
                 name_hint=_name_hint(target.pipeline_id(pipeline), container.name),
                 labels={**pipeline.labels, "io.gitbot.pipeline": target.pipeline_id(pipeline)},
+                extra_hosts=api.extra_hosts if api else {},
             )
             try:
                 image_user = ""

@@ -10,6 +10,8 @@ from gitbot.pipeline.containers import ContainerPolicy
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.output import OutputLimits
 from gitbot.pipeline.runner import ContainerObserver, LiveObserver, RunOptions, WorkflowRunner
+from gitbot.platform.network import listen_address, shared_server
+from gitbot.platform.server import PlatformServer
 from gitbot.secrets import Redactor, config_map_store, secret_store
 from gitbot.settings import Settings
 
@@ -22,6 +24,7 @@ class RunnerConfig:
     options: RunOptions
     secrets_dir: Path | None
     config_maps_dir: Path | None
+    platform_dir: Path | None = None  # where the platform API keeps its CA; None: no API
 
 
 def runner_config(
@@ -44,7 +47,7 @@ def runner_config(
         ),
         work_dir=settings.work_dir,
     )
-    return RunnerConfig(settings.engine_url, options, secrets, maps)
+    return RunnerConfig(settings.engine_url, options, secrets, maps, settings.data_dir / "platform")
 
 
 def make_runner(
@@ -62,4 +65,16 @@ def make_runner(
         config.options,
         on_container=on_container,
         on_output=on_output,
+        platform=_platform(config, engine),
     )
+
+
+def _platform(config: RunnerConfig, engine: DockerEngine) -> PlatformServer | None:
+    """The process's platform API server for the containers' network (None when they have
+    none: GITBOT_CONTAINER_NETWORK=none)."""
+    network = config.options.policy.network
+    if config.platform_dir is None or network == "none":
+        return None
+    gateway = None if network == "host" else engine.network_gateway(network)
+    host = listen_address(gateway, network)
+    return shared_server(config.platform_dir, host) if host else None

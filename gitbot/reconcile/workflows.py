@@ -44,6 +44,7 @@ from gitbot.kratix.requirements import (
 )
 from gitbot.kratix.workflow import WorkflowTarget
 from gitbot.pipeline.runner import WorkflowRun, WorkflowRunner
+from gitbot.platform.cluster import ClusterView
 from gitbot.source.snapshot import SourceSnapshot
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.placement import (
@@ -172,6 +173,7 @@ def reconcile_promise(
     previous = {k: r for k, r in ctx.previous.items() if k.promise == name}
     try:
         with ctx.runners() as runner:
+            runner.cluster = platform_view(ctx)
             if promise is None:
                 return _removed_promise(ctx, runner, name, previous)
             return _current_promise(ctx, runner, promise, previous, availability)
@@ -416,6 +418,25 @@ def _delete(
     else:
         _store_status(ctx, key, run, "")
     return ObjectOutcome(key, "delete", run)
+
+
+def platform_view(ctx: ReconcileContext) -> ClusterView:
+    """What the platform API shows pipelines: the snapshot's objects with their stored status."""
+
+    def status_of(promise: Promise, request: ResourceRequest | None) -> dict[str, object] | None:
+        key = (
+            ObjectKey.of_promise(promise)
+            if request is None
+            else ObjectKey.of_request(promise, request)
+        )
+        return _stored_status(ctx, key)
+
+    return ClusterView(
+        tuple(ctx.snapshot.promises),
+        tuple(ctx.snapshot.objects.resources),
+        tuple(ctx.destinations),
+        status_of,
+    )
 
 
 def _kept_broken(key: ObjectKey, record: ObjectRecord) -> ObjectOutcome:

@@ -1,0 +1,3 @@
+"""What a pipeline sees of the platform cluster: the emulated Kubernetes API.
+
+May import gitbot.kratix and the base modules (secrets, errors, yamlio)."""
