@@ -185,6 +185,9 @@ def _write_account_folder(
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # kubectl fetches discovery documents in parallel; the default backlog (5) refuses some
+    # of those connections when the host is busy.
+    request_queue_size = 128
     platform: PlatformServer
 
 
