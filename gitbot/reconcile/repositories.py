@@ -166,6 +166,7 @@ def reconcile(
         resume=request.resume,
         history=lambda at: read_snapshot(source_repo, request.source, at),
         released_destinations=frozenset(name for name in recorded if name not in current),
+        base_paths=frozenset(base_paths),
     )
     report.outcomes = reconcile_all(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)

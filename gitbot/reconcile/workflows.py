@@ -49,6 +49,8 @@ from gitbot.source.snapshot import SourceSnapshot
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.placement import (
     Schedule,
+    StickyLookup,
+    found_on,
     merge_schedules,
     render,
     schedule_run,
@@ -79,6 +81,9 @@ class ReconcileContext:
     history: Callable[[str], SourceSnapshot] | None = None
     # Destinations that left the source with `cleanup: all`: their resources are placed afresh.
     released_destinations: frozenset[str] = frozenset()
+    # Every path on the base branch: where a resource without a record (say, in a state store
+    # Kratix wrote) already has its files, so it keeps that Destination.
+    base_paths: frozenset[str] = frozenset()
 
     @property
     def destinations(self) -> list[Destination]:
@@ -352,7 +357,9 @@ def _files_of(
     previous: ObjectRecord | None,
     spec_hash: str,
 ) -> ObjectOutcome:
-    sticky = None
+    sticky: StickyLookup = lambda work, group: found_on(  # noqa: E731
+        work, group, ctx.destinations, ctx.base_paths, ctx.state_path
+    )
     if previous is not None:
         placements = previous.placements
         sticky = lambda work, group: placements.get(f"{work.work_name}/{group.id}")  # noqa: E731

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from gitbot.kratix.layout import WorkRef, place_all, static_dependencies_group
+from gitbot.kratix.layout import (
+    WorkRef,
+    destination_root,
+    kratix_state_file,
+    nested_dir,
+    place_all,
+    static_dependencies_group,
+)
 from gitbot.kratix.objects import Destination, Promise
 from gitbot.kratix.scheduling import (
     WorkloadGroup,
@@ -167,6 +175,41 @@ def _kept_on_removed(
     if current is None or current in released or any(d.name == current for d in destinations):
         return None
     return current
+
+
+def found_on(
+    work: WorkRef,
+    group: WorkloadGroup,
+    destinations: Sequence[Destination],
+    paths: frozenset[str],
+    state_path: str = "",
+) -> str | None:
+    """The Destination a resource group already has files on, read from the layout Kratix's
+    writer leaves (lib/writers, internal/controller/workplacement_controller.go): its
+    nestedByMetadata group directory, or its `.kratix/` tracking file in `none` mode. So a
+    state store Kratix wrote keeps its (random) placements. None when there are none."""
+    for dest in sorted(destinations, key=lambda d: d.name):
+        if dest.filepath_mode == "nestedByMetadata":
+            directory = f"{destination_root(state_path, dest)}/{nested_dir(work, group)}"
+            found = directory.lstrip("/") in _directories(paths)
+        else:  # aggregatedYAML keeps no per-placement trace: such a group is placed afresh
+            found = (
+                dest.filepath_mode == "none"
+                and kratix_state_file(state_path, dest, work, group) in paths
+            )
+        if found:
+            return dest.name
+    return None
+
+
+@lru_cache(maxsize=4)
+def _directories(paths: frozenset[str]) -> frozenset[str]:
+    """Every directory holding one of `paths` (computed once per base branch)."""
+    found: set[str] = set()
+    for path in paths:
+        parts = path.split("/")[:-1]
+        found.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return frozenset(found)
 
 
 def _destinations_for(
