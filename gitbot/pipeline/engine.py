@@ -170,16 +170,20 @@ class DockerEngine:
         """Remove containers left by gitbot processes on this host that no longer run
         (a `kill -9` skips the cleanup); how many were removed."""
         host = socket.gethostname()
+        # The low-level list carries the labels itself: the high-level one inspects every
+        # container after listing, and fails on one that another process removed meanwhile.
         found = self._call(
             "list containers",
-            lambda: self._client.containers.list(all=True, filters={"label": MANAGED_LABEL}),
+            lambda: self._client.api.containers(all=True, filters={"label": MANAGED_LABEL}),
         )
         removed = 0
         for container in found:
-            owner = (container.labels or {}).get(OWNER_LABEL, "")
+            owner = (container.get("Labels") or {}).get(OWNER_LABEL, "")
             owner_host, _, pid = owner.rpartition("-")
             if owner_host == host and pid.isdigit() and not alive(int(pid)):
-                self._remove(container)
+                name = (container.get("Names") or [""])[0]
+                model = {"Id": container["Id"], "Name": name}
+                self._remove(self._client.containers.prepare_model(model))
                 removed += 1
         return removed
 
@@ -265,7 +269,11 @@ class DockerEngine:
             container.remove(force=True, v=True)
         except docker.errors.NotFound:
             pass
-        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+        except docker.errors.APIError as e:
+            # Podman answers 500 "no such container" when another process removed it first.
+            if "no such container" not in str(e.explanation or e):
+                raise EngineError(f"cannot remove container {container.name}: {e}") from e
+        except requests.exceptions.RequestException as e:
             raise EngineError(f"cannot remove container {container.name}: {e}") from e
 
     def _call(self, what: str, fn: Any) -> Any:

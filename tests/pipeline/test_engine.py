@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
+import docker
 from builders import BUSYBOX
 
 from gitbot.pipeline.engine import (
@@ -27,7 +28,7 @@ def test_containers_of_dead_gitbot_processes_are_removed(engine: DockerEngine) -
     )
     try:
         assert engine.remove_orphans() >= 1
-        names = {c.id for c in client.containers.list(all=True)}
+        names = {c["Id"] for c in client.api.containers(all=True)}
         assert orphan.id not in names
         assert alive.id in names
     finally:
@@ -56,3 +57,33 @@ def test_a_container_that_closes_its_output_early_still_reports_its_exit(
     spec = ContainerSpec(BUSYBOX, "quiet", cmd=["sh", "-c", "echo bye; exec >&- 2>&-; exit 7"])
     result = engine.run(spec, timeout=30)
     assert (result.exit_code, result.log, result.timed_out) == (7, b"bye\n", False)
+
+
+def test_sweeps_running_at_once_all_finish_when_containers_vanish_under_them(
+    engine_url: str,
+) -> None:
+    # Two gitbot processes starting on one host sweep at once: each sees containers the other
+    # removes between listing and removing them, and neither may fail for it.
+    dead = f"{socket.gethostname()}-999999998"
+    client = docker.DockerClient(base_url=engine_url, timeout=60)
+    try:
+        orphans = [
+            client.containers.create(
+                BUSYBOX, ["true"], labels={MANAGED_LABEL: "true", OWNER_LABEL: dead}
+            ).id
+            for _ in range(12)
+        ]
+
+        def sweep(_: int) -> int:
+            engine = DockerEngine(engine_url)
+            try:
+                return engine.remove_orphans()
+            finally:
+                engine.close()
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(sweep, range(4)))
+        left = {c["Id"] for c in client.api.containers(all=True)}
+        assert not left & set(orphans)
+    finally:
+        client.close()
