@@ -19,9 +19,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-COPY pyproject.toml README.md /src/
+# Dependencies at the versions and hashes requirements.lock pins (scripts/lock makes it), then
+# gitbot itself; the postgres extra (psycopg) is in the lock file.
+COPY requirements.lock pyproject.toml README.md /src/
 COPY gitbot /src/gitbot
-RUN pip install '/src[postgres]' && rm -rf /src
+RUN pip install --require-hashes -r /src/requirements.lock \
+    && pip install --no-deps /src \
+    && rm -rf /src
 
 # A non-root user; /data holds the repository cache, the job queue and the status database.
 RUN useradd --system --uid 10001 --user-group --home-dir /home/gitbot --create-home gitbot \
