@@ -1,4 +1,9 @@
-"""JSON log lines with gitbot's ids (delivery, installation, repository, job), secrets redacted."""
+"""JSON log lines with gitbot's ids (delivery, installation, repository, job), secrets redacted.
+
+Every process logs this way: `gitbot serve|web|worker` through `configure`, and gunicorn (the
+Procfile's web process) through `gunicorn_logconfig`, which `gitbot/gunicorn_config.py` hands
+to gunicorn so that its own `gunicorn.error` and `gunicorn.access` lines are JSON too.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from gitbot.secrets import Redactor
 
 IDS = ("delivery", "installation", "repository", "job", "promise", "commit", "actor", "remote")
+GUNICORN_LOGGERS = ("gunicorn.error", "gunicorn.access")
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,3 +51,33 @@ def configure(redactor: Redactor, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("werkzeug", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Under gunicorn its loggers keep their own handlers; from now on they redact what this
+    # process knows to be secret, too.
+    for name in GUNICORN_LOGGERS:
+        for own in logging.getLogger(name).handlers:
+            own.setFormatter(handler.formatter)
+
+
+def json_formatter() -> JsonFormatter:
+    """A JsonFormatter for logging's dictConfig (gunicorn's `logconfig_dict`)."""
+    return JsonFormatter(Redactor())
+
+
+def gunicorn_logconfig() -> dict[str, Any]:
+    """gunicorn's `logconfig_dict`: its error and access lines as JSON on stderr."""
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "json",
+        "stream": "ext://sys.stderr",
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "gitbot.logs.json_formatter"}},
+        "handlers": {"json": handler},
+        "root": {"level": "INFO", "handlers": ["json"]},
+        "loggers": {
+            name: {"level": "INFO", "handlers": ["json"], "propagate": False}
+            for name in GUNICORN_LOGGERS
+        },
+    }

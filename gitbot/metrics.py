@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+from gitbot import __version__
+
+# No `*_created` series: gunicorn's multiprocess mode has none, so one process kind would
+# export metrics the other does not, and the README's table lists what every process exports.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+# Every metric here is listed in the README's metrics table (tests/test_metrics.py checks it).
+BUILD_INFO = Gauge(
+    "gitbot_build_info",
+    "Always 1; the labels say which gitbot and Python run",
+    ["version", "python_version"],
+    multiprocess_mode="max",
+)
+BUILD_INFO.labels(version=__version__, python_version=platform.python_version()).set(1)
+LAST_SUCCESSFUL_RECONCILE = Gauge(
+    "gitbot_last_successful_reconcile_timestamp_seconds",
+    "Unix time of the last reconcile of a Promise that succeeded, by source repository",
+    ["repository", "promise"],
+    multiprocess_mode="max",
+)
 
 DELIVERIES = Counter(
     "gitbot_webhook_deliveries_total", "Webhook deliveries by event and result", ["event", "result"]

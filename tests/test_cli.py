@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -11,8 +13,9 @@ from pathlib import Path
 import docker
 import pytest
 from builders import script_promise_yaml
+from gitfixtures import branches, commit_all, init_source, init_state, write
 
-from gitbot.cli import main
+from gitbot.cli import COMMANDS, help_text, main
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMISES = ROOT / "promises"
@@ -209,3 +212,222 @@ def test_interrupting_a_run_removes_its_container(
     finally:
         process.kill()
         client.close()
+
+
+# --- help -------------------------------------------------------------------------------------
+
+SUBCOMMANDS = [c.name for c in COMMANDS]
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_help_has_description_options_environment_and_examples(
+    name: str,
+) -> None:
+    text = help_text(name)
+    command = next(c for c in COMMANDS if c.name == name)
+    description, _, rest = text.partition("\nOptions:\n")
+    assert command.description in description
+    options, _, rest = rest.partition("\nExamples:\n")
+    examples, _, environment = rest.partition("\nEnvironment variables:\n")
+    # Every option says its default (or that it is required), as kubectl's help does.
+    entries = re.split(r"\n  (?=-)", "\n" + options.strip("\n"))[1:]
+    assert entries, text
+    for entry in entries:
+        if entry.startswith("-h, --help"):
+            continue
+        assert "default" in entry or "(required)" in entry, entry
+    runs = [line for line in examples.splitlines() if line.startswith(("  gitbot ", "  gunicorn"))]
+    assert 2 <= len(runs) <= 3, examples
+    for variable in command.environment:
+        assert f"  {variable}  " in environment
+    if not command.environment:
+        assert environment.strip() == "none"
+
+
+def test_the_readme_quotes_every_help_text_exactly() -> None:
+    """The README's command-line reference is `--help`, so the two cannot drift apart
+    (scripts/update-readme-help rewrites the quoted blocks)."""
+    readme = (ROOT / "README.md").read_text()
+    for name in [None, *SUBCOMMANDS]:
+        title = "gitbot --help" if name is None else f"gitbot {name} --help"
+        block = f"<!-- {title} -->\n```text\n$ {title}\n{help_text(name)}```\n"
+        assert block in readme, (
+            f"README is out of date for '{title}': run scripts/update-readme-help"
+        )
+
+
+# --- the repositories reconcile reads ---------------------------------------------------------
+
+
+def test_a_missing_source_is_an_input_error_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    missing = tmp_path / "nope"
+    assert main(["reconcile", "--source", str(missing), "--state", str(tmp_path / "s")]) == 1
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err == (
+        f"gitbot: error: --source {missing}: no such file or directory; expected a git "
+        "repository: a local path, a file:// or http(s):// URL, or owner/name\n"
+    )
+
+
+def test_a_folder_that_is_no_repository_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    source = init_source(tmp_path / "source")
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    code = main(["reconcile", "--source", str(source), "--state", str(folder), "-o", "json"])
+    assert code == 1
+    printed = capsys.readouterr()
+    message = f"--state {folder}: not a git repository (no .git in it, and not a bare repository)"
+    assert printed.err == f"gitbot: error: {message}\n"
+    assert json.loads(printed.out) == {
+        "apiVersion": "gitbot.dev/v1",
+        "kind": "Error",
+        "command": "reconcile",
+        "message": message,
+        "exitCode": 1,
+        "problems": [],
+    }
+
+
+def test_a_relative_state_repository_is_relative_to_the_source_not_the_cwd(
+    example_images: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    source = init_source(tmp_path / "work" / "source")
+    state = init_state(tmp_path / "work" / "state.git")
+    write(source, {".gitbot.yaml": "stateRepository: ../state.git\n"})
+    commit_all(source, "state next to the source")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    init_state(tmp_path / "state.git")  # what '../state.git' would be from the cwd: a decoy
+    monkeypatch.chdir(elsewhere)
+    assert main(["reconcile", "--source", str(source), "--only", "postgres"]) == 0, (
+        capsys.readouterr()
+    )
+    assert "gitbot/postgres" in branches(state)
+    assert branches(tmp_path / "state.git") == []
+    assert f"state {state}: base branch main" in capsys.readouterr().out
+
+
+# --- JSON output ------------------------------------------------------------------------------
+
+
+def test_validate_json_lists_objects_and_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: platform.kratix.io/v1alpha1\n"
+        "kind: Destination\n"
+        "metadata:\n"
+        "  name: d\n"
+        "spec:\n"
+        "  filepath:\n"
+        "    mode: flat\n"
+    )
+    assert main(["validate", "--output", "json", DESTINATIONS, str(bad)]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert sorted(document) == ["apiVersion", "files", "kind", "objects", "problems", "valid"]
+    assert document["kind"] == "ValidateResult"
+    assert document["valid"] is False
+    assert document["objects"][0] == {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Destination",
+        "name": "dev",
+        "namespace": None,
+        "promise": None,
+        "file": DESTINATIONS,
+        "line": 2,  # after the file's comment
+    }
+    [problem] = document["problems"]
+    assert problem["file"] == str(bad)
+    assert problem["line"] == 7
+    assert problem["path"] == "spec.filepath.mode"
+    assert problem["severity"] == "error"
+    assert problem["message"].startswith("must be one of")
+
+
+def test_validate_without_files_checks_the_repository_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = init_source(tmp_path / "source")
+    write(source, {".gitbot.yaml": "exclude: [promises/app-namespace]\n"})
+    (source / ".hidden").mkdir()
+    (source / ".hidden" / "broken.yaml").write_text("a: [")
+    monkeypatch.chdir(source)
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out == (
+        "ok: 1 Promise(s), 3 Destination(s), 1 resource request(s)\n"
+    )
+    write(source, {".gitbot.yaml": "exclude: 3\n"})
+    assert main(["validate", "-o", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["problems"][0]["file"] == ".gitbot.yaml"
+    assert document["problems"][0]["path"] == "exclude"
+
+
+def test_run_json_has_the_object_its_run_and_files(
+    example_images: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", PG, "--resource", PG_REQUEST, "-o", "json"]) == 0
+    printed = capsys.readouterr()
+    document = json.loads(printed.out)
+    assert printed.err == ""  # not a terminal: no progress unless asked
+    assert sorted(document) == [
+        "apiVersion", "expect", "files", "kind", "object", "runs", "succeeded",
+    ]  # fmt: skip
+    assert document["object"]["kind"] == "Postgres"
+    assert document["object"]["namespace"] == "shop"
+    [run] = document["runs"]
+    assert [p["name"] for p in run["pipelines"]] == ["plan", "render"]
+    assert run["outcome"] == "succeeded"
+    assert run["failure"] is None
+    container = run["pipelines"][1]["containers"][0]
+    assert sorted(container) == ["exitCode", "image", "name", "seconds", "timedOut"]
+    assert container["exitCode"] == 0
+    assert document["files"] == [
+        "default/resources/shop/postgres/orders/render/5058f/postgres.yaml"
+    ]
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+def test_verbose_streams_redacted_container_lines_on_stderr(
+    engine_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secrets = tmp_path / "secrets" / "db"
+    secrets.mkdir(parents=True)
+    (secrets / "password").write_text("hunter2-very-secret")
+    promise = tmp_path / "promise.yaml"
+    promise.write_text(
+        script_promise_yaml("talker", "echo hello; echo pw=$(cat /s/password); printf tail")
+        .replace(
+            "command: [sh",
+            "volumeMounts: [{name: s, mountPath: /s}]\n                command: [sh",
+        )
+        .replace(
+            "            containers:",
+            "            volumes: [{name: s, secret: {secretName: db}}]\n            containers:",
+        )
+    )
+    args = ["run", str(promise), "--secrets-dir", str(tmp_path / "secrets")]
+    assert main([*args, "--verbose"]) == 0, capsys.readouterr()
+    err = capsys.readouterr().err
+    assert "Promise talker: configure pipeline wait\n" in err
+    assert "Promise talker: wait/wait running\n" in err
+    assert "  Promise talker wait/wait | hello\n" in err
+    assert "  Promise talker wait/wait | pw=****\n" in err
+    assert "  Promise talker wait/wait | tail\n" in err
+    assert "hunter2" not in err
+    assert main(args) == 0
+    assert capsys.readouterr().err == ""

@@ -15,9 +15,8 @@ if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when `gitbot db`
 STATUS_FILE = "status.sqlite"  # the object status store in the data directory (gitbot.statusdb)
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The `db` subcommand and its actions."""
-    db = commands.add_parser("db", help="look at, upgrade or back up the work database")
+def add_arguments(db: argparse.ArgumentParser) -> None:
+    """The `db` subcommand's actions (gitbot.cli makes the subcommand itself)."""
     actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     actions.add_parser("current", help="print the database's schema revision")
     actions.add_parser("upgrade", help="migrate the database to this gitbot's schema")

@@ -7,14 +7,20 @@ App (pull requests on the state repository, check runs on the source commit).
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from gitbot.errors import EXIT_OK, EXIT_USER_ERROR
-from gitbot.gitrepo import RepoCache
+from gitbot.commands import jsonout
+from gitbot.commands.progress import ConsoleProgress, wants_progress
+from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, UserError
+from gitbot.gitrepo import CachedRepo, GitError, RepoCache
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import ContainerRun, WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner, runner_config
@@ -37,6 +43,15 @@ from gitbot.statusdb import StatusStore
 
 def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run everything, publish the branches, print a summary; exit 1 if anything failed."""
+    as_json = args.output == "json"
+    text = io.StringIO() if as_json else out  # JSON keeps stdout for its one document
+    report = _reconcile(args, text)
+    if as_json:
+        print(json.dumps(_document(report), indent=2), file=out)
+    return EXIT_USER_ERROR if report.failed else EXIT_OK
+
+
+def _reconcile(args: argparse.Namespace, out: TextIO) -> ReconcileReport:
     settings = load_settings()
     redactor = Redactor()
     github = None
@@ -56,6 +71,7 @@ def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:
         from gitbot.github.client import AppRepoOpener
 
         opener = AppRepoOpener(cache, github)
+    opener = LocalRepoCheck(opener, {args.source: "--source", args.state: "--state"})
     request = ReconcileRequest(
         source=args.source,
         source_url=args.source,
@@ -69,10 +85,81 @@ def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:
     if github is not None:
         feedback = _Console(out, GitHubFeedback(github, args.source, args.state, redactor))
     lock = threading.Lock()
-    runners = _runner_factory(runner_config(settings, args.secrets_dir), out, lock, redactor)
+    progress = None
+    if wants_progress(args.progress, args.verbose, sys.stderr):
+        progress = ConsoleProgress(sys.stderr, verbose=args.verbose)
+    config = runner_config(settings, args.secrets_dir)
+    runners = _runner_factory(config, out, lock, redactor, progress)
     with StatusStore(settings.data_dir / "status.sqlite") as status:
-        report = reconcile(request, opener, status, runners, feedback, workers=settings.workers)
-    return EXIT_USER_ERROR if report.failed else EXIT_OK
+        return reconcile(request, opener, status, runners, feedback, workers=settings.workers)
+
+
+class LocalRepoCheck:
+    """Opens repositories through another opener, but first checks a local path the user gave:
+    a missing folder or one that is not a git repository is the user's input error, told in
+    one line naming the path, not git's output behind an external-error exit code."""
+
+    def __init__(self, inner: RepoOpener, labels: dict[str | None, str]) -> None:
+        self.inner = inner
+        self.labels = labels
+
+    def open(self, url: str) -> CachedRepo:
+        local = _local_path(url)
+        if local is None:
+            return self.inner.open(url)
+        label = self.labels.get(url, "stateRepository")
+        problem = _repository_problem(Path(local))
+        if problem is not None:
+            raise UserError(f"{label} {url}: {problem}")
+        try:
+            return self.inner.open(url)
+        except GitError as e:
+            reason = e.output.splitlines()[0].removeprefix("fatal: ") if e.output else str(e)
+            raise UserError(f"{label} {url}: cannot read it as a git repository: {reason}") from e
+
+
+def _local_path(url: str) -> str | None:
+    if url.startswith("file://"):
+        return url.removeprefix("file://")
+    if "://" in url or _is_github(url):
+        return None
+    return os.path.expanduser(url)
+
+
+def _repository_problem(path: Path) -> str | None:
+    """Why git cannot read path as a repository (None: it looks like one)."""
+    expected = "expected a git repository: a local path, a file:// or http(s):// URL, or owner/name"
+    if not path.exists():
+        return f"no such file or directory; {expected}"
+    if not path.is_dir():
+        return f"not a directory; {expected}"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return "permission denied: gitbot cannot read it"
+    if not ((path / ".git").exists() or (path / "HEAD").is_file()):
+        return "not a git repository (no .git in it, and not a bare repository)"
+    return None
+
+
+def _document(report: ReconcileReport) -> dict[str, object]:
+    snapshot = report.snapshot
+    outcomes = {p.branch: p.outcomes for p in report.plans}
+    return jsonout.document(
+        "ReconcileResult",
+        succeeded=not report.failed,
+        source={"repository": snapshot.source, "ref": report.ref, "commit": snapshot.commit},
+        state={
+            "repository": report.state,
+            "baseBranch": report.base.branch,
+            "baseCommit": report.base.sha,
+        },
+        implicitDestination=snapshot.implicit_destination,
+        objects=jsonout.objects(snapshot.objects),
+        problems=jsonout.problems(snapshot.objects),
+        runs=[
+            jsonout.outcome(o) for name in sorted(report.outcomes) for o in report.outcomes[name]
+        ],
+        branches=[jsonout.branch(r, outcomes.get(r.branch, ())) for r in report.results],
+    )
 
 
 def _is_github(value: str) -> bool:
@@ -82,7 +169,11 @@ def _is_github(value: str) -> bool:
 
 
 def _runner_factory(
-    config: RunnerConfig, out: TextIO, lock: threading.Lock, redactor: Redactor
+    config: RunnerConfig,
+    out: TextIO,
+    lock: threading.Lock,
+    redactor: Redactor,
+    progress: ConsoleProgress | None,
 ) -> RunnerFactory:
     @contextmanager
     def runner() -> Iterator[WorkflowRunner]:
@@ -98,7 +189,7 @@ def _runner_factory(
                 )
 
         try:
-            yield make_runner(config, engine, redactor, show)
+            yield make_runner(config, engine, redactor, show, on_output=progress)
         finally:
             engine.close()
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
+import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from gitbot.commands import jsonout
+from gitbot.commands.progress import ConsoleProgress, wants_progress
 from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, InvalidObjects, UserError
 from gitbot.kratix.loader import LoadResult, load_objects
 from gitbot.kratix.objects import IMPLICIT_DESTINATION, Destination, Promise, ResourceRequest
@@ -31,6 +36,25 @@ from gitbot.state.placement import (
 
 def run_command(args: argparse.Namespace, out: TextIO) -> int:
     """Load, run, report, and write or compare the produced files."""
+    as_json = args.output == "json"
+    text = io.StringIO() if as_json else out  # JSON keeps stdout for its one document
+    code, run, files, matches = _run(args, text)
+    if as_json:
+        document = jsonout.document(
+            "RunResult",
+            succeeded=code == EXIT_OK,
+            object=_object(run),
+            runs=[jsonout.workflow_run(run)],
+            files=sorted(files),
+            expect=None if matches is None else {"directory": args.expect, "matches": matches},
+        )
+        print(json.dumps(document, indent=2), file=out)
+    return code
+
+
+def _run(
+    args: argparse.Namespace, out: TextIO
+) -> tuple[int, WorkflowRun, dict[str, bytes], bool | None]:
     settings = load_settings()
     promise = _load_promise(args.promise)
     request = _load_request(args.resource, promise) if args.resource else None
@@ -41,10 +65,13 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
             f"{target.display_name}: no {target.workflow_type} {target.action} pipelines", file=out
         )
     config = runner_config(settings, args.secrets_dir, args.config_maps_dir, args.timeout)
+    progress = None
+    if wants_progress(args.progress, args.verbose, sys.stderr):
+        progress = ConsoleProgress(sys.stderr, verbose=args.verbose)
     engine = DockerEngine(config.engine_url)
     try:
         print(f"{target.display_name}: {target.workflow_type} {target.action}", file=out)
-        runner = make_runner(config, engine, Redactor(), _show(out))
+        runner = make_runner(config, engine, Redactor(), _show(out), on_output=progress)
         runner.cluster = ClusterView(destinations=tuple(destinations))
         run = runner.run(target)
     finally:
@@ -52,7 +79,7 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     _report(run, out)
     if run.failure is not None:
         print(f"FAILED: {run.failure}", file=out)
-        return EXIT_USER_ERROR
+        return EXIT_USER_ERROR, run, {}, None
     files = _files(run, destinations, args.state_path, out)
     if args.out:
         _write_tree(Path(args.out), files)
@@ -60,8 +87,16 @@ def run_command(args: argparse.Namespace, out: TextIO) -> int:
     for path in files:
         print(f"  {path}", file=out)
     if args.expect:
-        return _compare(files, Path(args.expect), out)
-    return EXIT_OK
+        code = _compare(files, Path(args.expect), out)
+        return code, run, files, code == EXIT_OK
+    return EXIT_OK, run, files, None
+
+
+def _object(run: WorkflowRun) -> dict[str, object]:
+    target = run.target
+    if target.request is None:
+        return jsonout.promise_object(target.promise)
+    return jsonout.request_object(target.request)
 
 
 def _show(out: TextIO) -> ContainerObserver:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from typing import TextIO
 
 from prometheus_client import start_http_server
 from werkzeug.serving import make_server
@@ -20,13 +21,15 @@ from gitbot.settings import load_settings
 log = logging.getLogger("gitbot")
 
 
-def serve_command(args: argparse.Namespace) -> int:
+def serve_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run the parts the command names until SIGINT or SIGTERM."""
     stop = StopSignals()  # first, so that a signal during start-up still stops in order
     settings = load_settings()
     redactor = Redactor()
     logs.configure(redactor)
     with_worker = args.command in ("serve", "worker")
+    if with_worker:
+        _remove_orphans(settings.engine_url)  # before the scheduler's first run falls due
     parts = build(settings, redactor, worker=with_worker, lease=args.lease)
     server = None
     metrics = None
@@ -35,7 +38,6 @@ def serve_command(args: argparse.Namespace) -> int:
         threading.Thread(target=server.serve_forever, name="gitbot-web", daemon=True).start()
         log.info("listening on http://%s:%d", args.host, server.server_port)
     if parts.pool is not None and parts.scheduler is not None:
-        _remove_orphans(settings.engine_url)
         parts.pool.start()
         parts.scheduler.start()
         log.info("worker started with %d thread(s)", parts.pool.threads)

@@ -1,25 +1,79 @@
-"""`gitbot validate FILE...`: every problem in Kratix objects as file:line: message."""
+"""`gitbot validate [FILE...]`: every problem in Kratix objects as file:line: message.
+
+Without files it checks the repository in the current directory as gitbot reads a source
+repository: `.gitbot.yaml` itself, then the files its include/exclude globs select (hidden
+folders such as `.git` left out). That is what the pre-commit hook runs, because a resource
+request can only be checked against its Promise, which may live in an unchanged file.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from gitbot.errors import EXIT_OK, EXIT_USER_ERROR
-from gitbot.kratix.loader import load_objects
+from gitbot.commands import jsonout
+from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, InvalidObjects, Problem
+from gitbot.kratix.loader import LoadResult, load_objects
+from gitbot.source.config import CONFIG_FILE, RepoConfig, parse_repo_config
 
 
-def validate(files: Sequence[str], out: TextIO) -> int:
-    """Print problems and warnings; exit 1 when any problem is an error."""
+def validate_command(args: argparse.Namespace, out: TextIO) -> int:
+    """Check the files (or the repository here); print problems, or a JSON document."""
+    files: Sequence[str] = args.files
+    config_problems: list[Problem] = []
+    if not files:
+        config, config_problems = _repo_config(Path.cwd())
+        files = repository_files(Path.cwd(), config)
     result = load_objects(files)
+    result.problems[:0] = config_problems
+    if args.output == "json":
+        document = jsonout.document(
+            "ValidateResult",
+            valid=not result.problems,
+            files=list(files),
+            objects=jsonout.objects(result),
+            problems=jsonout.problems(result),
+        )
+        print(json.dumps(document, indent=2), file=out)
+    else:
+        _print_text(result, out)
+    return EXIT_USER_ERROR if result.problems else EXIT_OK
+
+
+def _print_text(result: LoadResult, out: TextIO) -> None:
     for problem in sorted([*result.problems, *result.warnings], key=lambda p: (p.file, p.line)):
         print(problem, file=out)
     if result.problems:
         print(f"{len(result.problems)} problem(s) found", file=out)
-        return EXIT_USER_ERROR
+        return
     print(
         f"ok: {len(result.promises)} Promise(s), {len(result.destinations)} Destination(s), "
         f"{len(result.resources)} resource request(s)",
         file=out,
     )
-    return EXIT_OK
+
+
+def _repo_config(root: Path) -> tuple[RepoConfig, list[Problem]]:
+    path = root / CONFIG_FILE
+    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    try:
+        return parse_repo_config(text, CONFIG_FILE), []
+    except InvalidObjects as e:
+        return RepoConfig(), list(e.problems)
+
+
+def repository_files(root: Path, config: RepoConfig) -> list[str]:
+    """The files under root that config selects, as relative paths, hidden folders skipped."""
+    found: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        relative = Path(folder).relative_to(root)
+        for name in sorted(names):
+            path = (relative / name).as_posix()
+            if config.selects(path):
+                found.append(path)
+    return found

@@ -16,6 +16,7 @@ from gitbot.errors import UserError
 from gitbot.gitrepo import CachedRepo
 from gitbot.kratix.objects import Destination
 from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory, reconcile_all
+from gitbot.source.config import resolve_state_repository
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
 from gitbot.state.branchplan import (
     BranchPlan,
@@ -76,8 +77,28 @@ class ReconcileReport:
 
     @property
     def failed(self) -> bool:
-        bad = ("failed", "rejected", "human-commit")
-        return bool(self.snapshot.objects.problems) or any(r.action in bad for r in self.results)
+        return bool(self.snapshot.objects.problems) or any(
+            r.action in _BAD_RESULTS for r in self.results
+        )
+
+    def succeeded_promises(self) -> list[str]:
+        """Promises whose every workflow ran and whose branch was published (or unchanged)."""
+        bad = {
+            o.key.promise
+            for p in self.plans
+            for o in p.outcomes
+            if p.failures or _result_of(self, p.branch) in _BAD_RESULTS
+        }
+        outcomes = [o for found in self.outcomes.values() for o in found]
+        bad |= {o.key.promise for o in outcomes if o.failed or o.action in ("paused", "skipped")}
+        return sorted({o.key.promise for o in outcomes} - bad)
+
+
+_BAD_RESULTS = ("failed", "rejected", "human-commit")
+
+
+def _result_of(report: ReconcileReport, branch: str) -> str | None:
+    return next((r.action for r in report.results if r.branch == branch), None)
 
 
 class NotASourceRepository(UserError):
@@ -142,7 +163,8 @@ def reconcile(
     commit = source_repo.resolve(ref)
     snapshot = read_snapshot(source_repo, request.source, commit)
     config = snapshot.config
-    state = request.state or config.state_repository
+    # A relative stateRepository is relative to the source repository, never to the cwd.
+    state = request.state or resolve_state_repository(config, source_repo.url)
     state_url = request.state_url or state
     if not state or not state_url:
         raise NotASourceRepository(

@@ -10,6 +10,7 @@ matches (`vendor` excludes `vendor/x.yaml`), and a trailing `/` matches director
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class RepoConfig:
     pull_requests: PullRequestSettings = field(default_factory=PullRequestSettings)
     include: tuple[str, ...] = ("**/*.yaml", "**/*.yml")
     exclude: tuple[str, ...] = ()
+    state_repository_line: int = field(default=0, compare=False)  # for messages about it
 
     def selects(self, path: str) -> bool:
         """True if the repository file `path` is an object file under include/exclude."""
@@ -107,6 +109,7 @@ def _config(ck: Checker) -> RepoConfig | None:
     pull_requests = _pull_requests(ck, top)
     return RepoConfig(
         state_repository=state_repository,
+        state_repository_line=ck.doc.line_of(("stateRepository",)) if state_repository else 0,
         base_branch=base_branch or defaults.base_branch,
         path=path,
         source_branch=source_branch,
@@ -219,6 +222,48 @@ def _patterns(
             ck.error((key, i), f"invalid pattern '{pattern}': {reason}")
             ok = False
     return patterns if ok else None
+
+
+# --- the state repository -------------------------------------------------------------------
+
+
+def resolve_state_repository(config: RepoConfig, source_url: str) -> str | None:
+    """`stateRepository` as a repository to open, given where the source was fetched from.
+
+    `source_url` is the source as the repository cache normalised it: an absolute path or a
+    file:// URL when it is local. A URL, an absolute path or `~/...` is taken as it is. For a
+    local source any other value is a path relative to the source repository's folder (never
+    to the current directory, so the source reconciles into the same place wherever gitbot
+    runs). For a remote source `owner/name` is a GitHub repository and any other relative path
+    is an error (InvalidObjects, at the key's line): it has no folder to be relative to.
+    """
+    value = config.state_repository
+    if value is None or "://" in value or value.startswith(("/", "~")):
+        return value
+    local = _local_folder(source_url)
+    if local is not None:
+        return os.path.normpath(os.path.join(local, value))
+    if _is_owner_name(value):
+        return value
+    message = (
+        f"'{value}' is a relative path, which is resolved against a local source repository's "
+        f"folder, but the source {source_url} is remote: use a URL or owner/name"
+    )
+    line = config.state_repository_line
+    raise InvalidObjects([Problem(CONFIG_FILE, line, "stateRepository", message)])
+
+
+def _local_folder(source_url: str) -> str | None:
+    if source_url.startswith("file://"):
+        return source_url.removeprefix("file://")
+    if "://" not in source_url and source_url.startswith("/"):
+        return source_url
+    return None
+
+
+def _is_owner_name(value: str) -> bool:
+    owner, slash, name = value.partition("/")
+    return bool(slash and owner and name) and "/" not in name and not value.startswith(".")
 
 
 # --- branch names -----------------------------------------------------------------------------

@@ -32,7 +32,13 @@ from gitbot.github.events import (
 )
 from gitbot.github.feedback import GitHubFeedback
 from gitbot.gitrepo import CachedRepo, RepoCache
-from gitbot.metrics import GITHUB_RATE_LIMIT, GITHUB_RATE_REMAINING, PULL_REQUESTS, RUNS
+from gitbot.metrics import (
+    GITHUB_RATE_LIMIT,
+    GITHUB_RATE_REMAINING,
+    LAST_SUCCESSFUL_RECONCILE,
+    PULL_REQUESTS,
+    RUNS,
+)
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import ContainerRun, LiveObserver, WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner
@@ -299,6 +305,10 @@ class Service:
             self.store.set_last_reconcile(repo, now, summary)
         if job.kind != PREVIEW:
             self.store.add_retries(repo, _retries(report, now))
+            for promise in report.succeeded_promises():
+                LAST_SUCCESSFUL_RECONCILE.labels(repository=repo, promise=promise).set(
+                    now.timestamp()
+                )
         result = _result(report, feedback.pr_urls)
         result["check_runs"] = (
             f"{web_url(self.github.settings.api_url)}/{repo}/commit/{report.snapshot.commit}/checks"

@@ -76,6 +76,9 @@ class PeriodicReconciles:
             next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
+            # The first run is due at construction; the process may start the scheduler a few
+            # seconds later, and a late catch-up must still run (not be skipped with a warning).
+            misfire_grace_time=None,
         )
         self.scheduler.add_job(
             self._as_leader,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -506,3 +507,41 @@ def test_object_status_is_kept_between_runs_and_fed_into_object_yaml(
     assert show(state, "gitbot/counter", path) == "runs: 1"
     reconcile("--only", "counter")
     assert show(state, "gitbot/counter", path) == "runs: 2"
+
+
+def test_json_output_lists_objects_runs_and_branches(reconcile: Reconcile, state: Path) -> None:
+    code, out = reconcile("--output", "json", "--only", "postgres")
+    assert code == 0, out
+    document = json.loads(out)
+    assert sorted(document) == [
+        "apiVersion", "branches", "implicitDestination", "kind", "objects", "problems", "runs",
+        "source", "state", "succeeded",
+    ]  # fmt: skip
+    assert (document["apiVersion"], document["kind"]) == ("gitbot.dev/v1", "ReconcileResult")
+    assert document["succeeded"] is True
+    assert document["source"]["ref"] == "main"
+    assert document["state"] == {
+        "repository": str(state),
+        "baseBranch": "main",
+        "baseCommit": git(state, "rev-parse", "main"),
+    }
+    assert document["problems"] == []
+    assert {(o["kind"], o["name"]) for o in document["objects"]} >= {
+        ("Promise", "postgres"),
+        ("Postgres", "orders"),
+        ("Destination", "dev"),
+    }
+    runs = {(r["object"]["kind"], r["object"]["name"]): r for r in document["runs"]}
+    assert sorted(runs) == [("Postgres", "orders"), ("Promise", "postgres")]
+    request = runs[("Postgres", "orders")]
+    assert request["action"] == "configure"
+    assert request["failed"] is False
+    assert request["object"]["namespace"] == "shop"
+    assert [p["name"] for p in request["run"]["pipelines"]] == ["plan", "render"]
+    assert request["files"] == [PG_FILES[-1]]
+    [branch] = document["branches"]
+    assert branch["name"] == "gitbot/postgres"
+    assert branch["action"] == "created"
+    assert branch["commit"] == git(state, "rev-parse", "gitbot/postgres")
+    assert sorted(branch["added"]) == sorted(PG_FILES + CANARIES)
+    assert branch["objects"] == ["Promise postgres", "postgres shop/orders"]

@@ -17,6 +17,7 @@ from gitbot.source.config import (
     glob_matches,
     glob_problem,
     parse_repo_config,
+    resolve_state_repository,
 )
 
 ALLOWED = (
@@ -359,3 +360,44 @@ def test_config_file_never_selected_even_if_included() -> None:
     assert not config.selects(".gitbot.yaml")
     assert not config.selects(".gitbot/x")
     assert config.selects("x")
+
+
+# --- stateRepository relative to the source ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "source", "expected"),
+    [
+        ("../state.git", "/work/platform", "/work/state.git"),
+        ("./state", "/work/platform", "/work/platform/state"),
+        ("state.git", "file:///work/platform", "/work/platform/state.git"),
+        ("/srv/state.git", "/work/platform", "/srv/state.git"),
+        (
+            "https://git.example.com/state.git",
+            "/work/platform",
+            "https://git.example.com/state.git",
+        ),
+        ("acme/state", "https://github.example.com/acme/platform", "acme/state"),
+        ("file:///srv/state.git", "https://github.example.com/acme/p", "file:///srv/state.git"),
+    ],
+)
+def test_state_repository_is_resolved_against_the_source(
+    value: str, source: str, expected: str
+) -> None:
+    config = parse_repo_config(f"stateRepository: {value}\n")
+    assert resolve_state_repository(config, source) == expected
+
+
+def test_a_relative_state_repository_with_a_remote_source_is_an_error_at_its_line() -> None:
+    config = parse_repo_config("baseBranch: main\nstateRepository: ../state.git\n")
+    with pytest.raises(InvalidObjects) as caught:
+        resolve_state_repository(config, "https://github.example.com/acme/platform")
+    assert str(caught.value) == (
+        ".gitbot.yaml:2: stateRepository: '../state.git' is a relative path, which is resolved "
+        "against a local source repository's folder, but the source "
+        "https://github.example.com/acme/platform is remote: use a URL or owner/name"
+    )
+
+
+def test_no_state_repository_resolves_to_none() -> None:
+    assert resolve_state_repository(parse_repo_config(None), "/work/platform") is None
