@@ -172,7 +172,7 @@ def _output_options(parser: argparse.ArgumentParser, *, progress: bool) -> None:
         "--verbose",
         action="store_true",
         help="also stream every container's log lines as they come (redacted); without it, "
-        "only containers running longer than 5 seconds show theirs",
+        "only a container whose output goes on for more than 5 seconds shows its lines",
     )
 
 

@@ -2,8 +2,9 @@
 container is running, and containers' log lines as they come (already redacted by the runner).
 
 Shown when stderr is a terminal (`--progress auto`) or when asked (`--progress always`,
-`--verbose`). Log lines are shown with `--verbose`, or once a container has run longer than
-`LONG_CONTAINER_SECONDS`: then the lines it printed so far (the last `BUFFERED_LINES`) come
+`--verbose`). Log lines are shown with `--verbose`, or once a container's output has gone on
+for longer than `LONG_CONTAINER_SECONDS` (counted from its first line, so that a slow engine
+start does not count): then the lines it printed so far (the last `BUFFERED_LINES`) come
 first, so a slow container explains itself without flooding the screen for fast ones.
 """
 
