@@ -482,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'gitbot COMMAND --help' for a command's options, environment and examples.",
         formatter_class=_Formatter,
     )
+    parser._positionals.title = "Commands"
+    parser._optionals.title = "Options"
     parser.add_argument("--version", action="version", version=f"gitbot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
