@@ -57,7 +57,12 @@ class PeriodicReconciles:
         self.lease = lease
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
         self.leader = False  # whether this process held the lease at its last check
-        self.scheduler = BackgroundScheduler(timezone="UTC")
+        # Every job's first run is due at construction; the process may start the scheduler a
+        # few seconds later, and a late first run must still happen (APScheduler would skip it
+        # with a "missed by" warning after its default one-second grace).
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC", job_defaults={"misfire_grace_time": None}
+        )
         self.scheduler.add_job(
             self.hold,
             "interval",
@@ -76,9 +81,6 @@ class PeriodicReconciles:
             next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
-            # The first run is due at construction; the process may start the scheduler a few
-            # seconds later, and a late catch-up must still run (not be skipped with a warning).
-            misfire_grace_time=None,
         )
         self.scheduler.add_job(
             self._as_leader,
