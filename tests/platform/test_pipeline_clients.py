@@ -78,6 +78,8 @@ def kube(name: str, image: str, script: str, **fields: Any) -> Container:
         image=image,
         command=("sh", "-c", script),
         image_pull_policy="IfNotPresent",
+        # kubectl and the Python client need more than Kratix's default 200m CPU / 256Mi.
+        resources={"limits": {"cpu": "1", "memory": "1Gi"}},
         **fields,
     )
 
@@ -130,7 +132,15 @@ def test_kubectl_in_cluster_without_permission_is_forbidden(
 def test_kratix_sdk_publishes_status_that_the_next_pipeline_sees(
     engine: DockerEngine, server: PlatformServer, folders: tuple[Path, Path], sdk_image: str
 ) -> None:
-    sdk = pipeline("sdk", Container(name="sdk", image=sdk_image, image_pull_policy="IfNotPresent"))
+    sdk = pipeline(
+        "sdk",
+        Container(
+            name="sdk",
+            image=sdk_image,
+            image_pull_policy="IfNotPresent",
+            resources={"limits": {"cpu": "1", "memory": "1Gi"}},
+        ),
+    )
     then = pipeline(
         "then",
         kube(
