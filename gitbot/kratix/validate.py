@@ -336,6 +336,50 @@ PIPELINE_SPEC_KEYS = (
     "volumes",
 )
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+# corev1.VolumeSource: Kratix accepts any (its webhook dry-runs the Job); gitbot provides three.
+VOLUME_SOURCES = (
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "gitRepo",
+    "glusterfs",
+    "hostPath",
+    "image",
+    "iscsi",
+    "nfs",
+    "persistentVolumeClaim",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "projected",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "secret",
+    "storageos",
+    "vsphereVolume",
+)
+PROVIDED_VOLUMES = ("configMap", "emptyDir", "secret")
+MOUNT_KEYS = (
+    "mountPath",
+    "mountPropagation",
+    "name",
+    "readOnly",
+    "recursiveReadOnly",
+    "subPath",
+    "subPathExpr",
+)
+OUTSIDE_KUBERNETES = "not available outside Kubernetes: the container fails when run"
 KRATIX_MOUNTS = ("/kratix/input", "/kratix/output", "/kratix/metadata")
 KRATIX_VOLUMES = ("shared-input", "shared-output", "shared-metadata")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
@@ -568,7 +612,7 @@ def _env(ck: Checker, entries: list[Any], path: Path) -> list[dict[str, Any]]:
 
 
 def _value_from(ck: Checker, source: Mapping[str, Any], path: Path) -> None:
-    refs = ("configMapKeyRef", "fieldRef", "secretKeyRef")
+    refs = ("configMapKeyRef", "fieldRef", "resourceFieldRef", "secretKeyRef")
     ck.keys(source, path, refs)
     ck.exactly_one(source, path, refs)
     for key in ("configMapKeyRef", "secretKeyRef"):
@@ -583,6 +627,16 @@ def _value_from(ck: Checker, source: Mapping[str, Any], path: Path) -> None:
         ck.keys(field, (*path, "fieldRef"), ("apiVersion", "fieldPath"))
         ck.require(field, (*path, "fieldRef"), "fieldPath", "a string")
         ck.get(field, (*path, "fieldRef"), "apiVersion", "a string")
+        ck.warn((*path, "fieldRef"), OUTSIDE_KUBERNETES)
+    resource = ck.get(source, path, "resourceFieldRef", "a mapping")
+    if resource is not None:
+        where = (*path, "resourceFieldRef")
+        ck.keys(resource, where, ("containerName", "divisor", "resource"))
+        ck.require(resource, where, "resource", "a string")
+        ck.get(resource, where, "containerName", "a string")
+        if "divisor" in resource:
+            ck.quantity(resource["divisor"], (*where, "divisor"))
+        ck.warn(where, OUTSIDE_KUBERNETES)
 
 
 def _env_from(ck: Checker, entries: list[Any], path: Path) -> list[dict[str, Any]]:
@@ -608,7 +662,11 @@ def _volume_mounts(ck: Checker, mounts: list[Any], path: Path, volumes: set[str]
         where = (*path, i)
         if ck.mapping(mount, where) is None:
             continue
-        ck.keys(mount, where, ("mountPath", "name", "readOnly", "subPath"))
+        ck.keys(mount, where, MOUNT_KEYS)
+        for key in ("mountPropagation", "recursiveReadOnly", "subPathExpr"):
+            ck.get(mount, where, key, "a string")
+        if mount.get("subPathExpr"):
+            ck.warn((*where, "subPathExpr"), OUTSIDE_KUBERNETES)
         name = ck.require(mount, where, "name", "a string")
         if name is not None and name not in volumes:
             ck.error((*where, "name"), f"no volume named '{name}' in the pipeline's spec.volumes")
@@ -639,8 +697,7 @@ def _volumes(ck: Checker, value: Any, path: Path) -> tuple[dict[str, Any], ...]:
         where = (*path, i)
         if ck.mapping(volume, where) is None:
             continue
-        sources = ("configMap", "emptyDir", "secret")
-        ck.keys(volume, where, ("name", *sources))
+        ck.keys(volume, where, ("name", *VOLUME_SOURCES))
         name = ck.require(volume, where, "name", "a string")
         if name is not None and ck.dns_label(name, (*where, "name"), "volume name"):
             if name in names:
@@ -648,8 +705,23 @@ def _volumes(ck: Checker, value: Any, path: Path) -> tuple[dict[str, Any], ...]:
             elif name in KRATIX_VOLUMES:
                 ck.error((*where, "name"), f"volume name '{name}' is used by Kratix")
             names.add(name)
-        ck.exactly_one(volume, where, sources)
+        found = [key for key in VOLUME_SOURCES if key in volume]
+        if len(found) != 1:
+            seen = " and ".join(found) if found else "none"
+            ck.error(
+                where,
+                "must set exactly one volume source (secret, configMap, emptyDir, or another "
+                f"of Kubernetes' VolumeSource), found {seen}",
+            )
         _volume_source(ck, volume, where)
+        for key in VOLUME_SOURCES:
+            if key in volume and key not in PROVIDED_VOLUMES:
+                ck.mapping(volume[key], (*where, key))
+                ck.warn(
+                    (*where, key),
+                    f"gitbot cannot provide a {key} volume outside Kubernetes: a container "
+                    "that mounts it fails when run",
+                )
     return tuple(v for v in value if isinstance(v, dict))
 
 

@@ -145,6 +145,11 @@ def _value_from(value_from: Mapping[str, Any], ctx: ContainerContext) -> str | N
         ref, store = value_from["secretKeyRef"], ctx.secrets
     elif "configMapKeyRef" in value_from:
         ref, store = value_from["configMapKeyRef"], ctx.config_maps
+    elif "resourceFieldRef" in value_from:
+        resource = (value_from.get("resourceFieldRef") or {}).get("resource")
+        raise UserError(
+            f"valueFrom.resourceFieldRef ({resource}) is not available outside Kubernetes"
+        )
     else:
         field_path = (value_from.get("fieldRef") or {}).get("fieldPath")
         raise UserError(f"valueFrom.fieldRef ({field_path}) is not available outside Kubernetes")
@@ -189,7 +194,17 @@ def _user(container: Container, image_user: str) -> str | None:
 def _volume_mounts(container: Container, ctx: ContainerContext) -> list[Mount]:
     mounts = []
     for mount in container.volume_mounts:
-        source = ctx.volume_dirs[mount["name"]]
+        source = ctx.volume_dirs.get(mount["name"])
+        if source is None:
+            raise UserError(
+                f"volume '{mount['name']}' is of a kind gitbot cannot provide outside "
+                "Kubernetes (it provides secret, configMap and emptyDir volumes)"
+            )
+        if mount.get("subPathExpr"):
+            raise UserError(
+                f"volumeMount subPathExpr '{mount['subPathExpr']}' is not available outside "
+                "Kubernetes"
+            )
         sub_path = str(mount.get("subPath") or "")
         if sub_path:
             if sub_path.startswith("/") or ".." in sub_path.split("/"):

@@ -434,6 +434,8 @@ class WorkflowRunner:
     def _prepare_volumes(self, pipeline: Pipeline, root: Path) -> dict[str, str]:
         dirs: dict[str, str] = {}
         for volume in pipeline.volumes:
+            if not any(key in volume for key in ("emptyDir", "secret", "configMap")):
+                continue  # a kind gitbot cannot provide: mounting it fails the container
             target = root / volume["name"]
             target.mkdir(parents=True)
             if "emptyDir" in volume:

@@ -257,7 +257,11 @@ def test_full_pipeline_is_modelled(tmp_path: Path) -> None:
         "            labels: {team: a}\n            annotations: {note: x}\n",
     )
     result = load(tmp_path, text)
-    assert (result.problems, result.warnings) == ([], [])
+    assert result.problems == []
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
+        "f0.yaml:29: warning: spec.workflows.promise.configure[0].spec.containers[0].env[3]."
+        "valueFrom.fieldRef: not available outside Kubernetes: the container fails when run"
+    ]
     (pipeline,) = result.promises[0].workflows.promise_configure
     assert (pipeline.labels, pipeline.annotations) == ({"team": "a"}, {"note": "x"})
     assert [v["name"] for v in pipeline.volumes] == ["creds", "scratch", "cfg"]
@@ -801,6 +805,7 @@ def test_env_errors(tmp_path: Path) -> None:
             valueFrom: {resourceFieldRef: {resource: limits.cpu}}
         """
     env = C.format(line="{line}") + ".env"
+    warn = env.replace(": spec.", ": warning: spec.")
     assert messages(tmp_path, pipeline_promise(container)) == [
         f"{env.format(line=18)}[0]: required key 'name' is missing",
         f"{env.format(line=19)}[1].name: invalid environment variable name '1A': use letters, "
@@ -808,14 +813,45 @@ def test_env_errors(tmp_path: Path) -> None:
         f'{env.format(line=19)}[1].value: expected a string, got an integer; quote it: "3"',
         f"{env.format(line=20)}[2]: set either value or valueFrom, not both",
         f"{env.format(line=24)}[3].valueFrom: must set exactly one of configMapKeyRef, "
-        "fieldRef, secretKeyRef, found configMapKeyRef and secretKeyRef",
+        "fieldRef, resourceFieldRef, secretKeyRef, found configMapKeyRef and secretKeyRef",
         f"{env.format(line=26)}[3].valueFrom.configMapKeyRef.optional: expected a boolean, got "
         "a string",
         f"{env.format(line=25)}[3].valueFrom.secretKeyRef: required key 'key' is missing",
-        f"{env.format(line=28)}[4].valueFrom.resourceFieldRef: unknown key 'resourceFieldRef' "
-        "(allowed: configMapKeyRef, fieldRef, secretKeyRef)",
-        f"{env.format(line=28)}[4].valueFrom: must set exactly one of configMapKeyRef, "
-        "fieldRef, secretKeyRef, found none",
+        f"{warn.format(line=28)}[4].valueFrom.resourceFieldRef: not available outside "
+        "Kubernetes: the container fails when run",
+    ]
+
+
+def test_every_kubernetes_volume_and_env_source_is_accepted(tmp_path: Path) -> None:
+    """Kratix's webhook dry-runs the pipeline's Job, so any corev1 volume source, env source and
+    mount field the API server takes is accepted; those gitbot cannot provide are warned of."""
+    container = """\
+        env:
+          - name: CPU
+            valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1m}}
+        volumeMounts:
+          - {name: cache, mountPath: /cache, mountPropagation: HostToContainer}
+          - {name: scratch, mountPath: /s, subPathExpr: $(POD), recursiveReadOnly: Disabled}
+        """
+    spec = """\
+        volumes:
+          - {name: cache, persistentVolumeClaim: {claimName: cache}}
+          - {name: scratch, emptyDir: {}}
+          - {name: info, downwardAPI: {items: [{path: l, fieldRef: {fieldPath: metadata.name}}]}}
+        """
+    result = load(tmp_path, pipeline_promise(container, spec))
+    assert result.problems == []
+    where = "f0.yaml:{}: warning: spec.workflows.promise.configure[0].spec"
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.warnings] == [
+        f"{where.format(24)}.volumes[0].persistentVolumeClaim: gitbot cannot provide a "
+        "persistentVolumeClaim volume outside Kubernetes: a container that mounts it fails when "
+        "run",
+        f"{where.format(26)}.volumes[2].downwardAPI: gitbot cannot provide a downwardAPI volume "
+        "outside Kubernetes: a container that mounts it fails when run",
+        f"{where.format(19)}.containers[0].env[0].valueFrom.resourceFieldRef: not available "
+        "outside Kubernetes: the container fails when run",
+        f"{where.format(22)}.containers[0].volumeMounts[1].subPathExpr: not available outside "
+        "Kubernetes: the container fails when run",
     ]
 
 
@@ -874,16 +910,13 @@ def test_volume_errors(tmp_path: Path) -> None:
           - {name: shared-output, emptyDir: {}}
         """
     vol = P.format(line="{line}") + ".spec.volumes"
+    warned = vol.replace(": spec.", ": warning: spec.")
     assert messages(tmp_path, pipeline_promise("", spec)) == [
         f"{vol.format(line=19)}[1].name: duplicate volume name 'a'",
-        f"{vol.format(line=20)}[2]: must set exactly one of configMap, emptyDir, secret, found "
-        "none",
-        f"{vol.format(line=21)}[3]: must set exactly one of configMap, emptyDir, secret, found "
-        "emptyDir and secret",
-        f"{vol.format(line=22)}[4].hostPath: unknown key 'hostPath' (allowed: configMap, "
-        "emptyDir, name, secret)",
-        f"{vol.format(line=22)}[4]: must set exactly one of configMap, emptyDir, secret, found "
-        "none",
+        f"{vol.format(line=20)}[2]: must set exactly one volume source (secret, configMap, "
+        "emptyDir, or another of Kubernetes' VolumeSource), found none",
+        f"{vol.format(line=21)}[3]: must set exactly one volume source (secret, configMap, "
+        "emptyDir, or another of Kubernetes' VolumeSource), found emptyDir and secret",
         f"{vol.format(line=23)}[5].secret: required key 'secretName' is missing",
         f"{vol.format(line=23)}[5].secret.defaultMode: must be between 0 and 0777 (511), got 1000",
         f"{vol.format(line=23)}[5].secret.items[0].path: path must be a relative path without "
@@ -893,6 +926,8 @@ def test_volume_errors(tmp_path: Path) -> None:
         "without '..', got '/abs'",
         f"{vol.format(line=24)}[6].configMap.items[0].mode: expected an integer, got a string",
         f"{vol.format(line=25)}[7].name: volume name 'shared-output' is used by Kratix",
+        f"{warned.format(line=22)}[4].hostPath: gitbot cannot provide a hostPath volume outside "
+        "Kubernetes: a container that mounts it fails when run",
     ]
 
 

@@ -494,3 +494,30 @@ def test_empty_dir_volume_is_shared_between_containers(engine: DockerEngine) -> 
         engine, pipeline("p", first, second, volumes=({"name": "scratch", "emptyDir": {}},))
     )
     assert run.pipelines[0].files == {"note": b"hello\n"}
+
+
+def test_volume_and_env_sources_gitbot_cannot_provide_fail_only_where_used(
+    engine: DockerEngine,
+) -> None:
+    """Kratix accepts any Kubernetes volume and env source; gitbot provides secret, configMap
+    and emptyDir volumes and key refs: an unmounted PVC is harmless, a mounted one or a
+    resourceFieldRef fails the pipeline with what is missing."""
+    pvc = {"name": "cache", "persistentVolumeClaim": {"claimName": "cache"}}
+    unmounted = pipeline("p", sh("c", "echo ok > /kratix/output/ok"), volumes=(pvc,))
+    assert run_resource(engine, unmounted).failure is None
+    mounted = pipeline(
+        "p",
+        sh("c", "true", volume_mounts=({"name": "cache", "mountPath": "/cache"},)),
+        volumes=(pvc,),
+    )
+    failed = run_resource(engine, mounted)
+    assert failed.failure is not None
+    assert "volume 'cache' is of a kind gitbot cannot provide outside Kubernetes" in (
+        failed.failure.message
+    )
+    cpu = {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}
+    env_failed = run_resource(engine, pipeline("p", sh("c", "true", env=(cpu,))))
+    assert env_failed.failure is not None
+    assert "valueFrom.resourceFieldRef (limits.cpu) is not available outside Kubernetes" in (
+        env_failed.failure.message
+    )
