@@ -75,6 +75,7 @@ class RepositoryRow:
     next_run: datetime | None
     last_reconcile: datetime | None
     promises: Sequence[PromiseRow] = field(default_factory=list)
+    problem: Job | None = None  # its newest whole reconcile, when it failed before any object ran
 
 
 def repository_names(store: Store) -> list[str]:
@@ -114,8 +115,17 @@ def build(
         ]
         if promises or not (promise or result):
             last = repo.last_reconcile_at if repo else None
-            rows.append(RepositoryRow(name, next_run, last, promises))
+            problem = _crashed([j for j in finished if j.repository == name])
+            rows.append(RepositoryRow(name, next_run, last, promises, problem))
     return rows
+
+
+def _crashed(finished: Sequence[Job]) -> Job | None:
+    """The newest whole reconcile if it failed before running any object (e.g. git failed)."""
+    whole = max((j for j in finished if j.promise is None), key=lambda j: j.id, default=None)
+    if whole is None or whole.status != "failed" or (whole.result or {}).get("objects"):
+        return None
+    return whole
 
 
 def _matches(row: PromiseRow, result: str) -> bool:

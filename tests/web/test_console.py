@@ -251,6 +251,11 @@ def test_a_failed_job_fails_only_the_promises_whose_objects_failed(
     other = page(client, "/console?repository=acme/other")
     row = other[other.index('data-promise="pg"') :].split("</tr>")[0]
     assert "never run" in row and ">queued</a>" in row
+    assert (
+        f'<p class="failed" role="alert">The last whole reconcile (<a href="/runs/{crashed.id}">'
+        in other
+    )
+    assert "failed before any object ran: cannot fetch acme/other: timed out" in other
 
 
 def test_a_promise_job_newer_than_the_whole_reconcile_wins(
