@@ -6,13 +6,16 @@ same app, measured in the same run (target: at most 10x).
 One SQLite work database and one status database, filled as the worker leaves them: per
 repository a whole reconcile (each Promise's object and one resource request, each with a
 pipeline, a container and a 20-line log), a newer reconcile of three of its Promises, one failing,
-and every object's Kratix status. Server time is the time Flask takes to answer the request
-through the WSGI stack (Flask's test client, no network), median of `--requests` after a warm-up.
+and every object's Kratix status. Server time is what Flask spends answering the request through
+the WSGI stack (Flask's test client, no network): the process's CPU time, median of `--requests`
+after a warm-up (wall time is printed beside it; on a busy machine it also counts waiting for a
+core).
 
 - baseline: the same app's overview filtered to a repository that does not exist: the same
   route, template, layout and database round trips, no rows;
-- overview: the first page (20 repositories, every Promise with its objects), as an operator
-  opens it;
+- overview: the first page (10 repositories, 100 Promises with their objects), as an operator
+  opens it and as its auto-refresh reloads it (results of finished jobs are decoded once per
+  process: the first request, printed too, decodes them);
 - also printed, not held to the target: the last page, and `?result=failed`, which must read
   every repository to filter (so it grows with the number of repositories).
 """
@@ -92,19 +95,22 @@ def fill(store: Store, status: StatusStore, repositories: int, promises: int) ->
             status.put(repo, key, stored)
 
 
-def server_time(client: Any, path: str, count: int, expect: str) -> float:
-    """Median seconds to answer `path` (after a warm-up); checks the page says `expect`."""
+def server_time(client: Any, path: str, count: int, expect: str) -> tuple[float, float]:
+    """Median CPU seconds and wall seconds to answer `path` (after a warm-up); checks the page
+    says `expect`. CPU time is the server's own work: on a shared machine, wall time also counts
+    the time other processes hold the cores."""
     for _ in range(3):
         body = client.get(path, environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
         assert expect in body, f"{path} does not show {expect!r}"
-    times = []
+    cpu, wall = [], []
     for _ in range(count):
-        started = time.perf_counter()
+        started, ticks = time.perf_counter(), time.process_time()
         response = client.get(path, environ_base={"REMOTE_ADDR": "127.0.0.1"})
         response.get_data()
-        times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - ticks)
+        wall.append(time.perf_counter() - started)
         assert response.status_code == 200
-    return statistics.median(times)
+    return statistics.median(cpu), statistics.median(wall)
 
 
 def main() -> None:
@@ -125,22 +131,31 @@ def main() -> None:
                 )
             config = WebConfig(Secret("bench"), store, status_path=folder / "status.sqlite")
             client = create_app(config).test_client()
+            started = time.process_time()
+            client.get("/console", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data()
+            cold = time.process_time() - started
             empty = server_time(client, "/console?repository=none/none", args.requests, "overview")
             first = server_time(client, "/console", args.requests, 'data-promise="promise-09"')
-            pages = -(-args.repositories // 20)
+            pages = -(-args.repositories // 10)
             last = server_time(client, f"/console?page={pages}", args.requests, "promise-09")
             failed = server_time(client, "/console?result=failed", 5, "promise-00")
-    ratio = first / empty
-    print(f"empty page (same app, same route, no rows): {empty * 1000:8.2f} ms")
-    print(f"overview, first page (20 repositories):      {first * 1000:8.2f} ms")
+            health = server_time(client, "/healthz", args.requests, "ok")
+    ratio = first[0] / empty[0]
+
+    def line(what: str, cpu: float, wall: float, note: str = "") -> None:
+        print(f"  {what:<44} {cpu * 1000:7.2f} ms ({wall * 1000:.2f} ms){note}")
+
+    print("server time per request, median CPU (wall):")
+    line("empty page (same app, same route, no rows)", *empty)
+    line("overview, first page (10 repositories)", *first)
     print(f"ratio: {ratio:.2f}x (target: at most 10x) -> {'ok' if ratio <= 10 else 'OVER TARGET'}")
-    print(
-        f"overview, last page:                         {last * 1000:8.2f} ms ({last / empty:.2f}x)"
+    print("also, not held to the target:")
+    line("overview, first request of the process", cold, cold, " (decodes the results)")
+    line("overview, last page", *last, f" {last[0] / empty[0]:.2f}x")
+    line(
+        f"?result=failed (reads all {args.repositories})", *failed, f" {failed[0] / empty[0]:.2f}x"
     )
-    print(
-        f"?result=failed over all {args.repositories}:          "
-        f"{failed * 1000:8.2f} ms ({failed / empty:.2f}x, reads every repository)"
-    )
+    line("/healthz (no template, no database)", *health, f" overview {first[0] / health[0]:.0f}x")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from flask import Flask
 from gitbot.secrets import Secret
 from gitbot.statusdb import StatusStore
 from gitbot.web import console, deliveries, health, runs, setup, webhook
+from gitbot.web.overview import ResultCache
 from gitbot.work.store import Store
 
 
@@ -28,6 +29,7 @@ class WebConfig:
     console_token: Secret | None = None
     status_path: Path | None = None
     reconcile_interval: float = 10 * 3600.0
+    results: ResultCache = field(default_factory=ResultCache, repr=False)
     _status: StatusStore | None = field(default=None, init=False, repr=False)
 
     def status(self) -> StatusStore | None:

@@ -31,7 +31,7 @@ blueprint = Blueprint("console", __name__)
 blueprint.before_request(access.protect_reading)
 blueprint.after_request(access.remember)
 blueprint.context_processor(context)
-REPOSITORIES_PER_PAGE = 20
+REPOSITORIES_PER_PAGE = 10  # with 10 Promises each, about 100 rows as on the other pages
 REFRESH_SECONDS = 15
 PROMISE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a Kubernetes object name
 
@@ -61,13 +61,16 @@ def index() -> Response:
             config.reconcile_interval,
             promise=promise,
             result=result,
+            cache=config.results,
         )
         total = len(rows)
         rows = rows[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
     else:
         total = len(names)
         shown = names[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
-        rows = overview.build(config.store, config.status(), shown, config.reconcile_interval)
+        rows = overview.build(
+            config.store, config.status(), shown, config.reconcile_interval, cache=config.results
+        )
     refresh = request.args.get("refresh") != "0"
     pages = max(1, -(-total // REPOSITORIES_PER_PAGE))
     return Response(
@@ -90,6 +93,28 @@ def index() -> Response:
             refresh=REFRESH_SECONDS if refresh else None,
         )
     )
+
+
+@blueprint.get("/console/promise")
+def promise() -> Response:
+    """One Promise of a repository: the overview's row with every object's Kratix status."""
+    config = current_app.config["GITBOT"]
+    repository = request.args.get("repository", "").strip()
+    name = request.args.get("promise", "").strip()
+    if repository not in overview.repository_names(config.store):
+        abort(404, f"gitbot does not know the repository {repository!r}")
+    rows = overview.build(
+        config.store,
+        config.status(),
+        [repository],
+        config.reconcile_interval,
+        promise=name,
+        cache=config.results,
+    )
+    found = [p for r in rows for p in r.promises]
+    if not found:
+        abort(404, f"{repository} has no Promise {name!r}")
+    return Response(render_template("promise.html", title=f"{repository}: {name}", row=found[0]))
 
 
 @blueprint.post("/console/sign-in")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +60,16 @@ class PromiseRow:
     objects: Sequence[ObjectRow] = ()
 
     @property
+    def phases(self) -> str:
+        """The objects' pipeline phases in a few words, e.g. "3 Succeeded, 1 Failed"."""
+        counts: dict[str, int] = {}
+        for o in self.objects:
+            for p in o.pipelines:
+                phase = str(p.get("phase") or "Unknown")
+                counts[phase] = counts.get(phase, 0) + 1
+        return ", ".join(f"{n} {phase}" for phase, n in sorted(counts.items()))
+
+    @property
     def tone(self) -> str:
         """The colour class of the result: bad, warn, good or idle."""
         if self.result == "failed":
@@ -78,6 +90,33 @@ class RepositoryRow:
     problem: Job | None = None  # its newest whole reconcile, when it failed before any object ran
 
 
+class ResultCache:
+    """Finished jobs' results, decoded once per process: a finished job's result never changes,
+    and decoding them is most of an overview's work. Keeps the `size` most recently used."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple[int, datetime | None], Mapping[str, Any]] = OrderedDict()
+
+    def with_results(self, store: Store, jobs: Sequence[Job]) -> list[Job]:
+        """These finished jobs with their results loaded (from the cache, else the store)."""
+        keys = {job.id: (job.id, job.finished_at) for job in jobs}
+        with self._lock:
+            found = {i: self._results[k] for i, k in keys.items() if k in self._results}
+            for i in found:
+                self._results.move_to_end(keys[i])
+        missing = [i for i in keys if i not in found]
+        loaded = store.job_results(missing)
+        with self._lock:
+            for i, result in loaded.items():
+                self._results[keys[i]] = result
+            while len(self._results) > self.size:
+                self._results.popitem(last=False)
+        found.update(loaded)
+        return [replace(job, result=found.get(job.id)) for job in jobs]
+
+
 def repository_names(store: Store) -> list[str]:
     """Every repository the console knows: registered ones and any with reconcile jobs."""
     names = {r.full_name for r in store.repositories()} | set(store.job_repositories())
@@ -92,10 +131,14 @@ def build(
     *,
     promise: str = "",
     result: str = "",
+    cache: ResultCache | None = None,
 ) -> list[RepositoryRow]:
     """The overview of these repositories, Promises filtered by name and result."""
-    registered = {r.full_name: r for r in store.repositories() if r.full_name in set(names)}
-    finished = store.latest_finished_jobs(RECONCILE, list(names))
+    wanted = set(names)
+    registered = {r.full_name: r for r in store.repositories() if r.full_name in wanted}
+    finished = (cache or ResultCache()).with_results(
+        store, store.latest_finished_jobs(RECONCILE, list(names))
+    )
     active = store.active_jobs(list(names))
     rows = []
     for name in names:
@@ -142,7 +185,8 @@ def _promise_rows(
 ) -> list[PromiseRow]:
     whole = max((j for j in finished if j.promise is None), key=lambda j: j.id, default=None)
     own = {j.promise: j for j in finished if j.promise is not None}
-    in_whole = _promises_in(whole)
+    grouped = {j.id: _objects_by_promise(j) for j in [*own.values(), *([whole] if whole else [])]}
+    in_whole = set(grouped[whole.id]) if whole is not None else set()
     names = set(own) | in_whole | {j.promise for j in active if j.promise}
     names |= {key.split("/")[3] for key in statuses if key.startswith("platform.kratix.io/")}
     rows = []
@@ -157,14 +201,19 @@ def _promise_rows(
             state = "running" if running else "queued"
             active_job = (running or waiting)[0].id
         due = min([d for d in (next_run, retries.get(promise)) if d is not None], default=None)
-        rows.append(_promise_row(repository, promise, job, (state, active_job), statuses, due))
+        objects = grouped[job.id].get(promise, []) if job is not None else []
+        rows.append(
+            _promise_row(repository, promise, job, objects, (state, active_job), statuses, due)
+        )
     return rows
 
 
-def _promises_in(job: Job | None) -> set[str]:
-    if job is None or not job.result:
-        return set()
-    return {_promise_of(o) for o in job.result.get("objects") or ()}
+def _objects_by_promise(job: Job | None) -> dict[str, list[Mapping[str, Any]]]:
+    """A job's result objects grouped by Promise."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for o in ((job.result or {}).get("objects") or ()) if job is not None else ():
+        grouped.setdefault(_promise_of(o), []).append(o)
+    return grouped
 
 
 def _promise_of(o: Mapping[str, Any]) -> str:
@@ -178,12 +227,12 @@ def _promise_row(
     repository: str,
     promise: str,
     job: Job | None,
+    objects: Sequence[Mapping[str, Any]],
     active: tuple[str | None, int | None],
     statuses: Mapping[str, ObjectStatus],
     next_run: datetime | None,
 ) -> PromiseRow:
     result: Mapping[str, Any] = (job.result or {}) if job else {}
-    objects = [o for o in result.get("objects") or () if _promise_of(o) == promise]
     rows = [_object_row(o, statuses) for o in objects]
     branch = _branch(result, promise, objects)
     verdict, reason = _verdict(job, rows, branch)

@@ -584,7 +584,7 @@ class Store:
 
     def latest_finished_jobs(self, kind: str, repositories: list[str]) -> list[Job]:
         """For each of these repositories, the newest finished (succeeded or failed) job of this
-        kind per Promise (and per whole-repository job), results loaded."""
+        kind per Promise (and per whole-repository job), without results (see `job_results`)."""
         if not repositories:
             return []
         newest = (
@@ -596,9 +596,23 @@ class Store:
             )
             .group_by(jobs.c.repository, jobs.c.promise)
         )
-        query = select(jobs).where(jobs.c.id.in_(newest)).order_by(jobs.c.id)
+        query = (
+            select(*[c for c in jobs.c if c.name != "result"])
+            .where(jobs.c.id.in_(newest))
+            .order_by(jobs.c.id)
+        )
         with self._transaction() as conn:
             return [_job(row) for row in conn.execute(query)]
+
+    def job_results(self, ids: list[int]) -> dict[int, Mapping[str, Any]]:
+        """The stored results of these jobs, by id (jobs without one are left out)."""
+        if not ids:
+            return {}
+        query = select(jobs.c.id, jobs.c.result).where(
+            jobs.c.id.in_(ids), jobs.c.result.is_not(None)
+        )
+        with self._transaction() as conn:
+            return {int(i): json.loads(text) for i, text in conn.execute(query)}
 
     def active_jobs(self, repositories: list[str]) -> list[Job]:
         """Queued and running jobs of these repositories, oldest first, without results."""

@@ -204,10 +204,21 @@ def test_the_overview_shows_each_promise_with_its_result_pr_check_run_and_status
     )
     assert 'href="https://github.example/acme/state/pull/1">#1</a>' in postgres
     assert f'href="https://github.example/acme/source/commit/{sha}/checks"' in postgres
+    assert '<li><strong>Promise postgres</strong> <span class="failed">failed</span>' in postgres
+    # A healthy Promise shows a summary, and its objects' statuses one click away.
     redis = html[html.index('data-promise="redis"') :].split("</tr>")[0]
-    assert "Available" in redis  # the status store's message wins over the run's
-    assert 'render <span class="succeeded">Succeeded</span> (2 attempts)' in redis
-    assert "Reconciled=True (Done)" in redis
+    link = '<a href="/console/promise?repository=acme/source&amp;promise=redis">1 object</a>'
+    assert link in redis and "1 Succeeded" in redis
+    details = page(client, "/console/promise?repository=acme/source&promise=redis")
+    assert "Available" in details  # the status store's message wins over the run's
+    assert 'render <span class="succeeded">Succeeded</span> (2 attempts)' in details
+    assert "Reconciled=True (Done)" in details
+    assert (
+        client.get(
+            "/console/promise?repository=acme/source&promise=nope", environ_base=LOCAL
+        ).status_code
+        == 404
+    )
     assert "next scheduled at the scheduler's next check" in html
     assert '<meta http-equiv="refresh" content="15">' in html
     assert '<span class="badge bad">1 failed</span>' in html
@@ -229,9 +240,9 @@ def test_the_overview_pages_through_many_repositories(client: FlaskClient, store
     for i in range(45):
         store.register_repository(f"acme/repo-{i:02d}", 1)
     first = page(client, "/console")
-    assert sections(first) == [f"acme/repo-{i:02d}" for i in range(20)]
-    assert "page 1 of 3" in first and 'href="/console?page=2"' in first
-    assert sections(page(client, "/console?page=3")) == [f"acme/repo-{i}" for i in range(40, 45)]
+    assert sections(first) == [f"acme/repo-{i:02d}" for i in range(10)]
+    assert "page 1 of 5" in first and 'href="/console?page=2"' in first
+    assert sections(page(client, "/console?page=5")) == [f"acme/repo-{i}" for i in range(40, 45)]
 
 
 def test_a_failed_job_fails_only_the_promises_whose_objects_failed(
