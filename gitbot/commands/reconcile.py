@@ -270,6 +270,9 @@ class _Console:
                 print(f"    not scheduled: {unscheduled}", file=self.out)
             for misplaced in outcome.misplaced:
                 print(f"    misplaced: {misplaced}", file=self.out)
+            for pipeline in outcome.run.pipelines if outcome.run else ():
+                for warning in pipeline.warnings:
+                    print(f"    warning: pipeline {pipeline.name}: {warning}", file=self.out)
         if (
             result.action in ("created", "updated", "unchanged")
             and result.branch != report.base.branch

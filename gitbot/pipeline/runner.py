@@ -509,6 +509,22 @@ def _metadata_warnings(metadata: Path, control: WorkflowControl | None) -> tuple
             f"workflow-control.yaml: {keys} ignored, as Kratix does (it reads suspend, "
             "retryAfter and message)"
         )
+    selectors = _read_yaml(metadata / "destination-selectors.yaml")
+    unknown = sorted(
+        {
+            str(key)
+            for item in (selectors if isinstance(selectors, list) else [])
+            if isinstance(item, dict)
+            for key in item
+            if key not in ("directory", "matchLabels")
+        }
+    )
+    if unknown:
+        keys = ", ".join(repr(key) for key in unknown)
+        warnings.append(
+            f"destination-selectors.yaml: {keys} ignored, as Kratix does (it reads directory "
+            "and matchLabels)"
+        )
     if (metadata / "scheduling.yaml").is_file():
         warnings.append(
             "scheduling.yaml ignored: Kratix reads destination-selectors.yaml (its old name "

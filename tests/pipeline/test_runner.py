@@ -334,6 +334,24 @@ def test_selectors_naming_an_empty_folder_make_an_empty_group(engine: DockerEngi
     )
 
 
+def test_unknown_destination_selector_keys_are_ignored_with_a_warning(
+    engine: DockerEngine,
+) -> None:
+    """Kratix decodes destination-selectors.yaml without strictness (work_creator.go)."""
+    extra = sh(
+        "c",
+        "echo a > /kratix/output/a.yaml; "
+        "printf -- '- {matchLabels: {env: dev}, matchExpressions: [], weight: 2}\\n' "
+        "> /kratix/metadata/destination-selectors.yaml",
+    )
+    (done,) = run_resource(engine, pipeline("p", extra)).pipelines
+    assert [(s.directory, dict(s.match_labels)) for s in done.selectors] == [(".", {"env": "dev"})]
+    assert done.warnings == (
+        "destination-selectors.yaml: 'matchExpressions', 'weight' ignored, as Kratix does (it "
+        "reads directory and matchLabels)",
+    )
+
+
 def test_the_old_scheduling_yaml_is_ignored_with_a_warning(engine: DockerEngine) -> None:
     old = sh(
         "c",
