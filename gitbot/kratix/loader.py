@@ -25,7 +25,13 @@ from gitbot.kratix.objects import (
     Source,
     Workflows,
 )
-from gitbot.kratix.validate import DROPPED, Checker, check_object_meta, check_pipelines
+from gitbot.kratix.validate import (
+    DROPPED,
+    Checker,
+    check_object_meta,
+    check_pipelines,
+    is_label,
+)
 from gitbot.yamlio import Path, YamlDocument, load_file, load_text
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
@@ -289,7 +295,13 @@ def _selectors(ck: Checker, spec: Mapping[str, Any]) -> dict[str, str]:
         where: Path = ("spec", "destinationSelectors", i)
         if ck.mapping(entry, where) is not None:
             _dropped(ck, entry, where, ("matchLabels",))
-            for key, value in ck.string_map(entry, where, "matchLabels", labels=True).items():
+            # The CRD takes any string map; a pair no label can be only ever fails to match.
+            for key, value in ck.string_map(entry, where, "matchLabels").items():
+                if not is_label(key, value):
+                    ck.warn(
+                        (*where, "matchLabels", key),
+                        f"'{key}: {value}' is not a valid label: no Destination can match it",
+                    )
                 squashed.setdefault(key, value)
     return squashed
 

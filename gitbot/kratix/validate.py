@@ -303,6 +303,12 @@ def _object_list(
 DROPPED = "unknown field, dropped as the Kubernetes API server does"
 
 
+def is_label(key: str, value: str) -> bool:
+    """Whether a Destination could carry the label key=value (Kubernetes label syntax)."""
+    valid_value = not value or (len(value) <= 63 and _LABEL_NAME.fullmatch(value) is not None)
+    return _valid_label_key(key) and valid_value
+
+
 def _valid_label_key(key: str) -> bool:
     prefix, slash, name = key.rpartition("/")
     if slash and not (prefix and len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):

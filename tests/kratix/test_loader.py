@@ -417,6 +417,7 @@ def test_destination_selector_errors(tmp_path: Path) -> None:
             - matchLabels: {enabled: true}
               matchExpressions: []
             - [env]
+            - matchLabels: {"bad key!": x}
         """
     assert messages(tmp_path, text) == [
         "f0.yaml:6: spec.destinationSelectors[0].matchLabels.enabled: expected a string, got a "
@@ -424,6 +425,9 @@ def test_destination_selector_errors(tmp_path: Path) -> None:
         "f0.yaml:8: spec.destinationSelectors[1]: expected a mapping, got a list",
         "f0.yaml:7: warning: spec.destinationSelectors[0].matchExpressions: unknown field, "
         "dropped as the Kubernetes API server does",
+        # Kratix's CRD takes any string map (promises.yaml: additionalProperties: string).
+        'f0.yaml:9: warning: spec.destinationSelectors[2].matchLabels["bad key!"]: \'bad key!: '
+        "x' is not a valid label: no Destination can match it",
     ]
 
 
