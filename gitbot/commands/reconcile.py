@@ -22,7 +22,7 @@ from gitbot.commands.progress import ConsoleProgress, wants_progress
 from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, UserError
 from gitbot.gitrepo import CachedRepo, GitError, RepoCache
 from gitbot.pipeline.engine import DockerEngine
-from gitbot.pipeline.runner import ContainerRun, WorkflowRunner
+from gitbot.pipeline.runner import PLATFORM_API_OFF, ContainerRun, WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner, runner_config
 from gitbot.reconcile.repositories import (
     Feedback,
@@ -89,6 +89,8 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> ReconcileReport:
     if wants_progress(args.progress, args.verbose, sys.stderr):
         progress = ConsoleProgress(sys.stderr, verbose=args.verbose)
     config = runner_config(settings, args.secrets_dir)
+    if config.options.policy.network == "none":
+        print(PLATFORM_API_OFF, file=out)
     runners = _runner_factory(config, out, lock, redactor, progress)
     with StatusStore(settings.data_dir / "status.sqlite") as status:
         return reconcile(request, opener, status, runners, feedback, workers=settings.workers)

@@ -48,6 +48,7 @@ from gitbot.platform.session import RunScope
 from gitbot.secrets import KeyedStore, Redactor
 
 LOG_TAIL_LINES = 20
+PLATFORM_API_OFF = "platform API off: containers have no network (GITBOT_CONTAINER_NETWORK=none)"
 PipelineOutcome = Literal["succeeded", "suspended", "failed"]
 
 
@@ -199,7 +200,7 @@ class WorkflowRunner:
         if self.platform is not None:
             return f"platform API at {self.platform.url}"
         if self.options.policy.network == "none":
-            return "platform API off: containers have no network (GITBOT_CONTAINER_NETWORK=none)"
+            return PLATFORM_API_OFF
         return "platform API off"
 
     def run(

@@ -123,3 +123,20 @@ def test_pipelines_read_other_requests_and_keep_status_written_through_the_api(
     assert main([*base, "--only", "app"]) == 0
     # The status written through the API last time reached this run's object.yaml.
     assert show(state, "gitbot/app", f"{files}/before.txt") == "seen: 1"
+
+
+def test_reconcile_says_the_platform_api_is_off_without_a_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GITBOT_CONTAINER_NETWORK", "none")
+    source = init_source(tmp_path / "source", with_examples=False)
+    state = init_state(tmp_path / "state.git")
+    api = crd("db.gitbot.dev", "Database", "databases")
+    busybox = "docker.io/library/busybox:latest"
+    write(source, {"database.yaml": promise_yaml("database", api, busybox, DATABASE_SCRIPT)})
+    commit_all(source, "a database Promise")
+    capsys.readouterr()
+    assert main(["reconcile", "--source", str(source), "--state", str(state)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "platform API off: containers have no network (GITBOT_CONTAINER_NETWORK=none)" in lines
