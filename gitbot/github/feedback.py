@@ -49,6 +49,7 @@ class GitHubFeedback:
         self.checks: CheckRuns | None = None
         self.pulls: PullRequests | None = None
         self.pr_urls: dict[str, str] = {}
+        self.held: dict[str, str] = {}  # branch -> why its change was not proposed (markdown)
 
     def started(self, report: ReconcileReport, promises: Sequence[str]) -> None:
         if self.source is not None:
@@ -84,7 +85,11 @@ class GitHubFeedback:
             self._count(self.pulls.close(plan.branch, CLOSED_COMMENT))
             return remove_branch(report.base, result)
         if result.action == "human-commit" and result.commit:
-            self._count(self.pulls.comment_once(plan.branch, result.commit, HUMAN_COMMENT))
+            pr = self.pulls.comment_once(plan.branch, result.commit, HUMAN_COMMENT)
+            self._count(pr)
+            if pr.url:
+                self.pr_urls[plan.branch] = pr.url
+            self.held[plan.branch] = _held_text(plan.branch, result.commit, pr)
             return result
         if result.action not in ("created", "updated", "unchanged"):
             return result
@@ -141,7 +146,8 @@ class GitHubFeedback:
                     )
                 elif result is not None and result.action == "preview":
                     files = _preview_files(branch, result)
-            check = promise_report(promise, outcomes, pr_url, files)
+            held = "\n\n".join(self.held[b] for b in branches if b in self.held)
+            check = promise_report(promise, outcomes, pr_url, files, held)
             self.checks.finish(
                 type(check)(
                     check.name,
@@ -159,6 +165,20 @@ class GitHubFeedback:
         from gitbot.github.client import web_url
 
         return f"{web_url(self.app.settings.api_url)}/{self.source}/commit/{commit}/checks"
+
+
+def _held_text(branch: str, commit: str, pr: PrResult) -> str:
+    """Why a branch's change was not proposed, with links, for the Promise's check run."""
+    lines = [
+        f"**Not proposed:** someone else committed to `{branch}` (its head {commit[:12]} is "
+        "not gitbot's), so gitbot left the branch alone and this commit's state is not on it.",
+        "Delete the branch (or close its pull request) to let gitbot propose the current state.",
+    ]
+    if pr.url:
+        lines.append(f"- Pull request: {pr.url}")
+    if pr.comment_url:
+        lines.append(f"- gitbot's comment: {pr.comment_url}")
+    return "\n".join(lines)
 
 
 PREVIEW_FILES = 200  # paths listed in a preview check run; the counts cover the rest

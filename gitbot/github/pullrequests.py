@@ -26,6 +26,7 @@ class PrResult:
     action: PrAction
     number: int | None = None
     url: str | None = None
+    comment_url: str | None = None  # the comment gitbot wrote (or had written) on it
 
 
 class PullRequests:
@@ -83,10 +84,11 @@ class PullRequests:
             return PrResult("none")
         tag = HUMAN_COMMIT_MARKER.format(sha=key)
         comments = self._call("list comments", lambda: list(current.get_issue_comments()))
-        if any(tag in (c.body or "") for c in comments):
-            return PrResult("unchanged", current.number, current.html_url)
-        self._call("comment", lambda: current.create_issue_comment(f"{comment}\n\n{tag}"))
-        return PrResult("commented", current.number, current.html_url)
+        written = next((c for c in comments if tag in (c.body or "")), None)
+        if written is not None:
+            return PrResult("unchanged", current.number, current.html_url, written.html_url)
+        new = self._call("comment", lambda: current.create_issue_comment(f"{comment}\n\n{tag}"))
+        return PrResult("commented", current.number, current.html_url, new.html_url)
 
     def _open(self, branch: str, title: str, body: str) -> PrResult:
         try:

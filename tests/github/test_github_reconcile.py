@@ -303,17 +303,31 @@ def test_a_human_commit_gets_one_comment_and_no_force_push(
     human = commit_all(clone, "hand fix")
     git(clone, "push", "-q", "origin", "gitbot/postgres")
     request = source / "promises/postgres/resource-request.yaml"
-    push_source(server, source, {str(request): request.read_text().replace("large", "small")}, "s")
+    head = push_source(
+        server, source, {str(request): request.read_text().replace("large", "small")}, "s"
+    )
     for _ in range(2):
         code, out = reconcile()
         assert code == 1
         assert "gitbot/postgres: human-commit" in out
     state = server.repo_path("acme", "platform-state")
     assert git(state, "rev-parse", "gitbot/postgres") == human
-    number = open_pulls(server)["gitbot/postgres"]["number"]
-    comments = server.comments("acme", "platform-state", number)
+    pr = open_pulls(server)["gitbot/postgres"]
+    comments = server.comments("acme", "platform-state", pr["number"])
     assert len(comments) == 1
     assert comments[0]["body"].startswith("gitbot: someone else committed to this branch")
+    # The source commit's check run says the change was not proposed, why, and where.
+    runs = [
+        r
+        for r in server.check_runs("acme", "platform-source")
+        if r["head_sha"] == head and r["name"] == "gitbot: postgres"
+    ]
+    assert [(r["status"], r["conclusion"]) for r in runs] == [("completed", "neutral")]
+    output = runs[0]["output"]
+    assert output["title"] == "not proposed: someone else committed to the branch"
+    assert "**Not proposed:** someone else committed to `gitbot/postgres`" in output["summary"]
+    assert f"- Pull request: {pr['html_url']}" in output["summary"]
+    assert f"- gitbot's comment: {comments[0]['html_url']}" in output["summary"]
 
 
 def test_a_pull_request_whose_content_reached_base_is_closed_with_a_comment(

@@ -718,3 +718,30 @@ def test_re_run_clicks_run_that_promise_or_all_again_at_that_commit(
     assert bot.deliver("check_run", other, "click-other") == 202
     status, reason = wait_for(lambda: delivery_outcome(bot, "click-other"), what="ignored")
     assert (status, reason) == ("ignored", "ignored: check run 'ci: lint' is not one of gitbot's")
+
+
+def test_a_branch_with_a_human_commit_is_not_proposed_and_its_check_run_says_so(
+    world: tuple[GitHubServer, Bot, Path], tmp_path: Path
+) -> None:
+    server, bot, work = world
+    push(server, bot, work, examples(), "human-base")
+    pr = wait_for(lambda: open_pr(server), what="the pull request")
+    clone = tmp_path / "clone"
+    state = server.repo_path("acme", "platform-state")
+    git(tmp_path, "clone", "-q", "-b", "gitbot/postgres", str(state), str(clone))
+    write(clone, {"hand-fix.yaml": "a: b\n"})
+    human = commit_all(clone, "a fix by hand")
+    git(clone, "push", "-q", "origin", "gitbot/postgres")
+    changed = (
+        (ROOT / "promises/postgres/resource-request.yaml").read_text().replace("large", "small")
+    )
+    head = push(server, bot, work, {"postgres/resource-request.yaml": changed}, "human-2")
+    check = completed_check_run(server, head, "the check run of the held commit")
+    assert git(state, "rev-parse", "gitbot/postgres") == human
+    assert check["conclusion"] == "neutral"
+    comments = server.comments("acme", "platform-state", pr["number"])
+    assert len(comments) == 1
+    summary = check["output"]["summary"]
+    assert "**Not proposed:** someone else committed to `gitbot/postgres`" in summary
+    assert f"- Pull request: {pr['html_url']}" in summary
+    assert f"- gitbot's comment: {comments[0]['html_url']}" in summary
