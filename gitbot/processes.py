@@ -5,18 +5,34 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from types import FrameType
 
 
 def alive(pid: int) -> bool:
-    """Whether a process with this id exists (it may belong to another user)."""
+    """Whether a process with this id exists and has not exited (it may belong to another user).
+
+    A zombie (exited, not yet reaped by its parent) still answers signal 0, but it owns nothing
+    any more: its containers and files are orphans.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return _state(pid) not in ("Z", "X")
+
+
+def _state(pid: int) -> str | None:
+    """The one-letter state in /proc/<pid>/stat (R, S, Z...), None where /proc cannot say."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (in parentheses) may hold spaces and parentheses: split after the last.
+    fields = stat.rpartition(")")[2].split()
+    return fields[0] if fields else None
 
 
 class StopSignals:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask
 
@@ -72,7 +74,11 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
 def web_app(settings: Settings, parts: Parts) -> Flask:
     """The Flask app with readiness checks for everything this process depends on."""
     assert settings.webhook_secret is not None
-    checks = {"github": parts.github.ping, "engine": lambda: _engine_ping(settings)}
+    checks = {
+        "data directory": lambda: _data_dir_usable(settings.data_dir),
+        "github": parts.github.ping,
+        "engine": lambda: _engine_ping(settings),
+    }
     if parts.scheduler is not None:
         scheduler = parts.scheduler
         checks["scheduler"] = lambda: _require(scheduler.running, "the scheduler is not running")
@@ -95,6 +101,12 @@ def _engine_ping(settings: Settings) -> None:
         engine.ping()
     finally:
         engine.close()
+
+
+def _data_dir_usable(data_dir: Path) -> None:
+    """Raise unless the data directory (repository caches, status, SQLite) can be written."""
+    _require(data_dir.is_dir(), f"{data_dir} is gone")
+    _require(os.access(data_dir, os.W_OK | os.X_OK), f"{data_dir} is not writable")
 
 
 def _require(condition: bool, message: str) -> None:

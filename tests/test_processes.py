@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +42,34 @@ def test_a_signal_before_waiting_is_not_lost(restored_handlers: None) -> None:
 def test_alive_tells_running_from_gone_processes() -> None:
     assert alive(os.getpid())
     assert not alive(999_999_999)
+
+
+def test_a_zombie_is_not_alive() -> None:
+    # A child that exited but is not reaped yet: signal 0 still reaches it, yet it owns nothing.
+    child = subprocess.Popen(["sh", "-c", "exit 0"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        os.kill(child.pid, 0)  # the kernel still answers for it
+        assert not alive(child.pid)
+    finally:
+        child.wait()
+    assert not alive(child.pid)
+
+
+def test_a_process_with_parentheses_and_spaces_in_its_name_is_alive(tmp_path: Path) -> None:
+    # /proc/<pid>/stat puts the program's name in parentheses; a name may hold ") Z (" itself.
+    program = tmp_path / "x) Z ("
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
+    child = subprocess.Popen([str(program), "30"])
+    try:
+        deadline = time.monotonic() + 10
+        while "x) Z (" not in Path(f"/proc/{child.pid}/stat").read_text():
+            assert time.monotonic() < deadline, "the child never ran its program"
+            time.sleep(0.01)
+        assert alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()

@@ -159,7 +159,8 @@ def reconcile(
         source_repo.ensure_pull_request_commit(request.pull_request, request.source_ref)
     ref = request.source_ref or source_repo.default_branch()
     if ref is None:
-        raise UserError(f"source repository {request.source} has no branches yet")
+        # An empty repository names no state repository either (a new state repository).
+        raise NotASourceRepository(f"source repository {request.source} has no branches yet")
     commit = source_repo.resolve(ref)
     snapshot = read_snapshot(source_repo, request.source, commit)
     config = snapshot.config

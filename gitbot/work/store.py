@@ -772,7 +772,15 @@ class Store:
         )
 
     def ping(self) -> None:
-        """Raise ExternalError (or UserError) unless the database answers."""
+        """Raise ExternalError (or UserError) unless the database answers.
+
+        A SQLite file deleted under a running process still answers through the connections
+        already open to it, so its path is checked too: writes there would be lost.
+        """
+        database = self.url.database or ""
+        on_file = self.url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+        if on_file and not Path(database).is_file():
+            raise ExternalError(f"database {self.name}: the file {database} is gone")
         with self._transaction() as conn:
             conn.execute(select(repositories.c.full_name).limit(1)).all()
 

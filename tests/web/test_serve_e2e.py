@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from gitfixtures import commit_all, git, init_source, write
 
 from ghserver import GitHubServer
 from gitbot.github.events import sign
+from gitbot.work.scheduler import PeriodicReconciles
 from gitbot.work.store import Store
 
 SECRET = b"webhook-secret-for-tests"
@@ -526,6 +528,20 @@ def test_an_installation_registers_repositories_and_reconciles_the_source(
     with urllib.request.urlopen(f"{bot.url}/runs", timeout=5) as page:
         html = page.read().decode()
     assert "acme/platform-state" in html
+    # Both initial reconciles are recorded, the state repository's too: a (re)start of the
+    # scheduler finds nothing due, rather than queueing the state repository every time.
+    assert wait_for(lambda: delivery_outcome(bot, "install-1"), what="both reconciles") == (
+        "succeeded",
+        "registered 2 repositories; initial reconcile queued",
+    )
+    store = Store(f"sqlite:///{bot.env['GITBOT_DATA_DIR']}/gitbot.db")
+    try:
+        recorded = {r.full_name: json.loads(r.last_result or "{}") for r in store.repositories()}
+        assert recorded["acme/platform-state"] == {"outcome": "not a source repository"}
+        assert recorded["acme/platform-source"]["outcome"] == "succeeded"
+        assert PeriodicReconciles(store, 36000).enqueue_due() == 0
+    finally:
+        store.close()
 
 
 def procfile_commands(bot: Bot, metrics_port: int) -> list[list[str]]:
@@ -745,3 +761,28 @@ def test_a_branch_with_a_human_commit_is_not_proposed_and_its_check_run_says_so(
     assert "**Not proposed:** someone else committed to `gitbot/postgres`" in summary
     assert f"- Pull request: {pr['html_url']}" in summary
     assert f"- gitbot's comment: {comments[0]['html_url']}" in summary
+
+
+def bot_ready(bot: Bot) -> bool:
+    try:
+        with urllib.request.urlopen(f"{bot.url}/readyz", timeout=10) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError:
+        return False
+
+
+def test_readyz_fails_when_the_data_directory_or_the_database_is_gone(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    _, bot, _ = world
+    wait_for(lambda: bot_ready(bot), what="/readyz to answer 200")  # the scheduler starts last
+    shutil.rmtree(bot.env["GITBOT_DATA_DIR"])
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(f"{bot.url}/readyz", timeout=10)
+    assert answer.value.code == 503
+    checks = json.loads(answer.value.read())["checks"]
+    data = bot.env["GITBOT_DATA_DIR"]
+    assert checks["data directory"] == f"failing: {data} is gone"
+    assert checks["database"].startswith("failing: database sqlite:///")
+    assert checks["database"].endswith(f"the file {data}/gitbot.db is gone")
+    assert checks["github"] == checks["engine"] == "ok"
