@@ -252,6 +252,9 @@ def test_pushes_become_a_pull_request_kept_up_to_date(
     push(server, bot, work, {"postgres/second-request.yaml": None}, "push-3")
     billing = "default/resources/shop/postgres/billing/render/5058f/postgres.yaml"
     wait_for(lambda: billing not in state_files(server, "gitbot/postgres"), what="removal")
+    # The branch moves before the pull request and the check runs are updated: wait for the
+    # delivery's work to finish, not for the branch, before counting writes.
+    assert wait_for(lambda: delivery_outcome(bot, "push-3"), what="push-3 done")[0] == "succeeded"
     assert len(server.pulls("acme", "platform-state")) == 1
 
     # The same delivery again: answered, nothing runs.
