@@ -34,6 +34,7 @@ def create_app(svc: Services) -> Flask:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(githttp.bp)
     app.before_request(_inject_fault)
+    app.before_request(_check_request)
     app.after_request(_finish)
     app.teardown_request(_unlock)
     app.register_error_handler(ApiError, error_response)
@@ -81,6 +82,27 @@ def _inject_fault() -> Response | None:
     return None
 
 
+def _check_request() -> Response | None:
+    """GitHub validates every request against its schema first: 422 "Invalid request" with the
+    reasons, before anything changes."""
+    check = services().request_check
+    if check is None or not request.path.startswith(API_PREFIX + "/"):
+        return None
+    found = tuple(
+        check(
+            request.method,
+            request.path[len(API_PREFIX) :],
+            request.query_string.decode(),
+            request.get_data(cache=True),
+        )
+    )
+    if not found:
+        return None
+    g.violations = found
+    message = "Invalid request.\n\n" + "\n".join(found)
+    return respond({"message": message, "documentation_url": DOCS, "status": "422"}, 422)
+
+
 def _unlock(error: BaseException | None) -> None:
     if g.pop("locked", False):
         services().state.lock.release()
@@ -109,6 +131,7 @@ def _finish(response: Response) -> Response:
             write=is_write(request.method, request.path),
             started=g.get("started", time.time()),
             fault=g.get("fault"),
+            violations=g.get("violations", ()),
         )
     )
     return response

@@ -47,6 +47,7 @@ class RecordedRequest:
     started: float
     fault: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    violations: tuple[str, ...] = ()  # how the request differs from GitHub's description
 
     @property
     def body(self) -> bytes:

@@ -17,7 +17,7 @@ from ghserver.model import AccountType, PullRequest, Repo
 from ghserver.record import RecordedRequest
 from ghserver.render import Json, Urls
 from ghserver.state import State
-from ghserver.web import Services
+from ghserver.web import RequestCheck, Services
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,17 @@ class GitHubServer:
     """GitHub's REST API (under /api/v3) and git over HTTP, for one machine and its tests."""
 
     def __init__(
-        self, data_dir: Path | str, *, git_timeout: float = 120.0, log_requests: bool = False
+        self,
+        data_dir: Path | str,
+        *,
+        git_timeout: float = 120.0,
+        log_requests: bool = False,
+        request_check: RequestCheck | None = None,
     ) -> None:
+        """`request_check`: answer 422 (and record why) for requests GitHub would refuse."""
         self.data_dir = Path(data_dir)
         self.state = State(self.data_dir)
-        self.services = Services(self.state, git_timeout=git_timeout)
+        self.services = Services(self.state, git_timeout=git_timeout, request_check=request_check)
         self.wsgi_app = create_app(self.services)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -233,6 +239,15 @@ class GitHubServer:
     def requests(self) -> list[RecordedRequest]:
         """Every request so far (Authorization redacted), oldest first."""
         return self.services.record.snapshot()
+
+    @property
+    def request_violations(self) -> list[str]:
+        """Each request the request check refused, with its reasons: a test fails on these."""
+        return [
+            f"{r.method} {r.path}{'?' + r.query if r.query else ''}: {'; '.join(r.violations)}"
+            for r in self.requests
+            if r.violations
+        ]
 
     def clear_requests(self) -> None:
         """Forget the requests so far."""

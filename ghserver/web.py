@@ -21,6 +21,8 @@ from ghserver.state import State
 
 T = TypeVar("T")
 EXTENSION = "ghserver"
+# (method, REST path without /api/v3, query string, body) -> what GitHub would refuse in it.
+RequestCheck = Callable[[str, str, str, bytes], Sequence[str]]
 
 
 @dataclass
@@ -32,6 +34,9 @@ class Services:
     faults: Faults = field(default_factory=Faults)
     limits: RateLimits = field(default_factory=RateLimits)
     git_timeout: float = 120.0
+    # Checks each REST request against GitHub's description; a request it faults is answered
+    # 422 as GitHub would, and kept in the record (`RecordedRequest.violations`).
+    request_check: RequestCheck | None = None
 
 
 def services() -> Services:

@@ -1,8 +1,13 @@
-"""Check GitHub API responses against the OpenAPI subset in tests/data (GitHub's own description).
+"""Check GitHub API traffic against the OpenAPI subset in tests/data (GitHub's own description).
 
 `check_response("GET", "/repos/o/r/pulls/3", 200, body)` finds the operation whose path template
 matches, takes the schema GitHub documents for that status and raises AssertionError listing
-every violation. OpenAPI 3.0 `nullable` is turned into JSON Schema once, when the file is loaded.
+every violation. `request_violations(method, path, query, body)` checks what a client sent: the
+path and query parameters, the JSON body against the operation's request schema (a property the
+schema does not name is refused, as GitHub answers 422 for it), and GitHub's size limits that
+the description states only in prose. The in-tree server runs it on every request it receives
+(`GitHubServer(request_check=...)`). OpenAPI 3.0 `nullable` is turned into JSON Schema once, when
+the file is loaded.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 from jsonschema.validators import Draft202012Validator
@@ -35,6 +40,8 @@ class Operation:
     operation_id: str
     pattern: re.Pattern[str]
     responses: dict[str, Any]
+    parameters: tuple[dict[str, Any], ...] = ()
+    request_body: dict[str, Any] | None = None
 
 
 def _nullable_to_json_schema(node: Any, in_properties: bool = False) -> Any:
@@ -92,6 +99,11 @@ def _operations() -> tuple[Operation, ...]:
                         operation["operationId"],
                         _template_pattern(template),
                         operation["responses"],
+                        tuple(
+                            _resolve(p)
+                            for p in [*item.get("parameters", ()), *operation.get("parameters", ())]
+                        ),
+                        _resolve(operation["requestBody"]) if "requestBody" in operation else None,
                     )
                 )
     # Literal segments win over parameters: `/repos/{o}/{r}/installation` before `{o}/{r}`.
@@ -200,3 +212,105 @@ def check_response(method: str, path: str, status: int, body: Any) -> None:
             f"{method.upper()} {path} -> {status} ({op.operation_id}) does not match the "
             f"schema, {len(found)} violation(s):\n{listing}"
         )
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+# Limits GitHub enforces but documents only in prose ("Maximum length: 65536 characters"); its
+# answer is 422 "body is too long".
+TEXT_LIMITS = {
+    ("pulls/create", "body"): 65536,
+    ("pulls/update", "body"): 65536,
+    ("issues/create-comment", "body"): 65536,
+    ("checks/create", "name"): 255,
+    ("checks/update", "name"): 255,
+}
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+def _closed(node: Any) -> Any:
+    """A request schema in which objects accept only the properties they name, as GitHub does
+    (a schema that says `additionalProperties` keeps its own rule)."""
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        key: ({k: _closed(v) for k, v in value.items()} if key == "properties" else _closed(value))
+        for key, value in node.items()
+    }
+    if "properties" in node and "additionalProperties" not in node:
+        out["additionalProperties"] = False
+    return out
+
+
+def _coerce(raw: str, schema: dict[str, Any]) -> object:
+    """A path or query string value as the JSON type its schema asks for (or left a string)."""
+    kind = schema.get("type")
+    if kind == "integer" and re.fullmatch(r"-?\d+", raw):
+        return int(raw)
+    if kind == "boolean" and raw in ("true", "false"):
+        return raw == "true"
+    return raw
+
+
+def _value_violations(where: str, value: object, schema: dict[str, Any]) -> list[str]:
+    root = {"components": _document()["components"], "allOf": [_closed(schema)]}
+    validator = Draft202012Validator(root, format_checker=_checker())
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [f"{where}{e.json_path.removeprefix('$')}: {_leaf_message(e)}" for e in errors]
+
+
+def request_violations(method: str, path: str, query: str, body: bytes) -> list[str]:
+    """Every way a request differs from what GitHub documents for it; empty when it is fine."""
+    path = urlsplit(path).path
+    try:
+        op = find_operation(method, path)
+    except AssertionError as e:
+        return [str(e)]
+    found: list[str] = []
+    match = op.pattern.match(path)
+    assert match is not None
+    names = re.findall(r"\{(\w+)\}", op.template)
+    given_path = dict(zip(names, match.groups(), strict=True))
+    given_query = parse_qs(query, keep_blank_values=True)
+    declared = {(p["in"], p["name"]): p for p in op.parameters}
+    for name in given_query:
+        if ("query", name) not in declared:
+            found.append(f"query parameter {name!r} is not a parameter of {op.operation_id}")
+    for (place, name), parameter in declared.items():
+        values = [given_path[name]] if place == "path" and name in given_path else []
+        if place == "query":
+            values = given_query.get(name, [])
+        if not values:
+            if parameter.get("required"):
+                found.append(f"{place} parameter {name!r} is required")
+            continue
+        if len(values) > 1:
+            found.append(f"query parameter {name!r} is given {len(values)} times")
+        schema = parameter.get("schema", {})
+        found += _value_violations(
+            f"{place} parameter {name!r}", _coerce(values[0], schema), schema
+        )
+    found += _body_violations(op, body)
+    return found
+
+
+def _body_violations(op: Operation, body: bytes) -> list[str]:
+    if len(body) > MAX_BODY_BYTES:
+        return [f"the body is {len(body)} bytes, over GitHub's {MAX_BODY_BYTES}"]
+    if op.request_body is None:
+        return [] if not body.strip() else [f"{op.operation_id} takes no body"]
+    if not body.strip():
+        return ["a body is required"] if op.request_body.get("required") else []
+    try:
+        value = json.loads(body)
+    except ValueError as e:
+        return [f"the body is not JSON: {e}"]
+    schema = op.request_body["content"]["application/json"]["schema"]
+    found = _value_violations("body", value, schema)
+    for (operation, key), limit in TEXT_LIMITS.items():
+        text = value.get(key) if isinstance(value, dict) and operation == op.operation_id else None
+        if isinstance(text, str) and len(text) > limit:
+            found.append(f"body.{key}: {len(text)} characters, over GitHub's limit of {limit}")
+    return found

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from gitfixtures import commit_all, git, init_source, write
-from openapi_check import check_response
+from openapi_check import check_response, request_violations
 from prometheus_client import REGISTRY
 
 from ghserver import GitHubServer
@@ -21,10 +21,11 @@ Reconcile = Callable[..., tuple[int, str]]
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[GitHubServer]:
-    server = GitHubServer(tmp_path / "github")
+    server = GitHubServer(tmp_path / "github", request_check=request_violations)
     server.start()
     yield server
     server.stop()
+    assert server.request_violations == [], "requests GitHub would refuse with 422"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from builders import script_promise_yaml
 from gitfixtures import commit_all, git, init_source, write
+from openapi_check import request_violations
 
 from ghserver import GitHubServer
 from gitbot.github.events import sign
@@ -155,7 +156,7 @@ def running_world(
     commands: Callable[[Bot], list[list[str]]] | None = None,
 ) -> Iterator[tuple[GitHubServer, Bot, Path]]:
     """The in-tree GitHub server with source and state repos, and `gitbot serve` for them."""
-    server = GitHubServer(tmp_path / "github")
+    server = GitHubServer(tmp_path / "github", request_check=request_violations)
     server.start()
     app = server.create_app()
     server.create_repo("acme", "platform-source")
@@ -174,6 +175,8 @@ def running_world(
         server.stop()
         if any(p.returncode not in (0, None) for p in bot.processes):
             print(bot.log.read_text())
+    # gitbot's requests and the test's own: each as GitHub would accept it.
+    assert server.request_violations == [], "requests GitHub would refuse with 422"
 
 
 @pytest.fixture
