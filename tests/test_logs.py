@@ -1,15 +1,20 @@
-"""Every process writes JSON log lines, gunicorn's own included, with no warning at start-up."""
+"""JSON log lines: every process writes them (gunicorn's own included, no warning at start-up),
+one object per line with gitbot's ids, and no secret in any field."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from processes_fixture import environment, free_port, procfile, started
 
 from gitbot import logs
+from gitbot.logs import IDS, JsonFormatter
 from gitbot.secrets import Redactor
 
 
@@ -78,3 +83,94 @@ def test_gunicorn_lines_are_redacted_once_gitbot_configured_logging() -> None:
         logger.removeHandler(handler)
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+# --- the formatter against secrets -----------------------------------------------------------
+
+SECRET = "hunter2-in-logs"
+
+
+@pytest.fixture
+def redactor() -> Redactor:
+    found = Redactor()
+    found.add(f"  {SECRET}\n")  # as read from a secret file
+    return found
+
+
+def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
+    made = logging.LogRecord("gitbot.worker", logging.ERROR, "f.py", 7, message, args, None)
+    made.created = 1_700_000_000.25
+    for key, value in extra.items():
+        setattr(made, key, value)
+    return made
+
+
+def test_a_line_is_one_json_object_with_time_level_logger_and_message(redactor: Redactor) -> None:
+    line = JsonFormatter(redactor).format(record("job %d failed", 12))
+    assert "\n" not in line
+    assert json.loads(line) == {
+        "time": "2023-11-14T22:13:20.250+00:00",
+        "level": "error",
+        "logger": "gitbot.worker",
+        "message": "job 12 failed",
+    }
+
+
+def test_secrets_are_redacted_in_the_message_and_its_arguments(redactor: Redactor) -> None:
+    formatter = JsonFormatter(redactor)
+    assert json.loads(formatter.format(record(f"pw={SECRET}")))["message"] == "pw=****"
+    assert json.loads(formatter.format(record("pw=%s!", SECRET)))["message"] == "pw=****!"
+    multi = json.loads(formatter.format(record("got %r", {"token": SECRET})))
+    assert SECRET not in json.dumps(multi)
+
+
+def test_secrets_are_redacted_in_the_traceback(redactor: Redactor) -> None:
+    try:
+        raise RuntimeError(f"cannot log in with {SECRET}")
+    except RuntimeError:
+        failed = record("boom")
+        failed.exc_info = sys.exc_info()
+    entry = json.loads(JsonFormatter(redactor).format(failed))
+    assert "RuntimeError: cannot log in with ****" in entry["error"]
+    assert SECRET not in json.dumps(entry)
+
+
+def test_ids_are_kept_and_only_those_given(redactor: Redactor) -> None:
+    entry = json.loads(
+        JsonFormatter(redactor).format(
+            record("x", job=12, delivery="d-1", repository="acme/src", other="no")
+        )
+    )
+    assert {k: entry[k] for k in IDS if k in entry} == {
+        "job": 12,
+        "delivery": "d-1",
+        "repository": "acme/src",
+    }
+    assert "other" not in entry and "promise" not in entry
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    yield
+    root.handlers[:], level = saved
+    root.setLevel(level)
+
+
+def test_configure_sends_every_logger_through_the_redacting_formatter(
+    redactor: Redactor, root_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs.configure(redactor)  # a handler on sys.stderr as it is now: pytest's capture
+    logging.getLogger("urllib3").warning("Authorization: Bearer %s", SECRET)
+    logging.getLogger("gitbot").debug("not at info level")
+    entries = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert entries == [
+        {
+            "time": entries[0]["time"],
+            "level": "warning",
+            "logger": "urllib3",
+            "message": "Authorization: Bearer ****",
+        }
+    ]
+    assert logging.getLogger("werkzeug").level == logging.WARNING

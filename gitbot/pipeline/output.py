@@ -39,7 +39,7 @@ def collect_output(root: Path, limits: OutputLimits) -> dict[str, bytes]:
             raise OutputRejected(
                 f"output is larger than {limits.max_bytes} bytes (at '{relative}')"
             )
-        files[relative] = _read_no_follow(entry.path)
+        files[relative] = _read_no_follow(entry.path, relative)
     return dict(sorted(files.items()))
 
 
@@ -61,8 +61,18 @@ def _walk(folder: Path | str, prefix: str) -> list[tuple[str, os.DirEntry[str]]]
     return found
 
 
-def _read_no_follow(path: str) -> bytes:
-    # O_NOFOLLOW: a file swapped for a symlink after the check still cannot be followed.
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+def _read_no_follow(path: str, relative: str) -> bytes:
+    """The file's bytes, if it is still a regular file when opened.
+
+    A file swapped after the check (the container may still run a process) cannot lead
+    elsewhere: O_NOFOLLOW refuses a symlink, O_NONBLOCK keeps a FIFO from blocking the open,
+    and fstat on the open descriptor refuses anything that is not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        raise OutputRejected(f"output file '{relative}' cannot be read: {e.strerror}") from e
     with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OutputRejected(f"output file '{relative}' is not a regular file")
         return handle.read()

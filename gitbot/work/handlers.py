@@ -204,6 +204,9 @@ class Service:
         return f"preview of pull request #{event.number} at {event.head_sha[:12]} queued"
 
     def _comment(self, guid: str, event: IssueCommentCreated) -> str:
+        if event.action != "created":
+            # An edit or a deletion is not a new request (and an edit may be someone else's).
+            return f"ignored: issue_comment {event.action} needs no work"
         command = parse_command(event.body)
         if command is None:
             return "ignored: not a gitbot command"

@@ -118,6 +118,39 @@ def test_verify_refuses_missing_and_malformed_headers(header: str | None) -> Non
     assert not verify_signature(SECRET, b"{}", header)
 
 
+@pytest.mark.parametrize("position", range(32))
+def test_verify_refuses_a_digest_wrong_in_any_one_byte(position: int) -> None:
+    # A check that compared only some bytes (the first, a prefix) would pass a forgery.
+    body = raw("push.default.json")
+    digest = bytearray.fromhex(sign(SECRET, body).removeprefix("sha256="))
+    digest[position] ^= 0x01
+    assert not verify_signature(SECRET, body, "sha256=" + digest.hex())
+
+
+def test_verify_refuses_a_digest_wrong_only_in_its_last_hex_digit() -> None:
+    body = raw("push.default.json")
+    good = sign(SECRET, body)
+    for digit in "0123456789abcdef":
+        forged = good[:-1] + digit
+        assert verify_signature(SECRET, body, forged) == (forged == good)
+
+
+def test_case_changes_only_the_spelling_of_the_same_digest() -> None:
+    # Hex is case-insensitive (the same bytes); the "sha256=" prefix is not, as GitHub sends it.
+    body = raw("push.default.json")
+    hex_digest = sign(SECRET, body).removeprefix("sha256=")
+    assert verify_signature(SECRET, body, "sha256=" + hex_digest.upper())
+    assert not verify_signature(SECRET, body, "SHA256=" + hex_digest)
+    assert not verify_signature(SECRET, body, "Sha256=" + hex_digest)
+    other = sign(SECRET, body + b"x").removeprefix("sha256=")
+    assert not verify_signature(SECRET, body, "sha256=" + other.upper())
+
+
+def test_verify_refuses_an_empty_secret_s_signature_under_a_real_secret() -> None:
+    body = raw("push.default.json")
+    assert not verify_signature(SECRET, body, sign(b"", body))
+
+
 def test_verify_refuses_another_secret_or_body() -> None:
     body = raw("push.default.json")
     good = sign(SECRET, body)

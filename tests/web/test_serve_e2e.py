@@ -792,3 +792,120 @@ def test_readyz_fails_when_the_data_directory_or_the_database_is_gone(
     assert checks["database"].startswith("failing: database sqlite:///")
     assert checks["database"].endswith(f"the file {data}/gitbot.db is gone")
     assert checks["github"] == checks["engine"] == "ok"
+
+
+LEAKY_PROMISE = """\
+apiVersion: platform.kratix.io/v1alpha1
+kind: Promise
+metadata:
+  name: leaky
+spec:
+  workflows:
+    promise:
+      configure:
+        - apiVersion: platform.kratix.io/v1alpha1
+          kind: Pipeline
+          metadata:
+            name: leak
+          spec:
+            volumes:
+              - name: creds
+                secret:
+                  secretName: db
+            containers:
+              - name: leak
+                image: docker.io/library/busybox:latest
+                imagePullPolicy: IfNotPresent
+                env:
+                  - name: PW
+                    valueFrom:
+                      secretKeyRef: {name: db, key: password}
+                volumeMounts:
+                  - {name: creds, mountPath: /creds, readOnly: true}
+                command:
+                  - sh
+                  - -c
+                  - >-
+                    echo "pw=$PW"; printf 'pw=%s!\\n' "$PW" | tr -d '\\n';
+                    echo; cat /creds/cert; cat /creds/spaced; echo "inline=$(cat /creds/spaced)";
+                    echo "pw=$PW" >&2; exit 3
+"""
+# Secret files as operators write them: a trailing newline, several lines, surrounding blanks.
+SECRET_FILES = {
+    "password": "hunter2-leaks\n",
+    "cert": "-----BEGIN-----\nfirst-secret-line\nsecond-secret-line\n-----END-----\n",
+    "spaced": "  \tpadded-secret-value \n",
+}
+SECRET_WORDS = ["hunter2-leaks", "first-secret-line", "second-secret-line", "padded-secret-value"]
+
+
+def test_secrets_leak_into_no_sink_whatever_their_whitespace(
+    example_images: list[str], tmp_path: Path
+) -> None:
+    secrets = tmp_path / "secrets"
+    (secrets / "db").mkdir(parents=True)
+    for key, value in SECRET_FILES.items():
+        (secrets / "db" / key).write_text(value)
+    with running_world(tmp_path, env={"GITBOT_SECRETS_DIR": str(secrets)}) as (server, bot, work):
+        head = push(server, bot, work, {**examples(), "leaky/promise.yaml": LEAKY_PROMISE}, "leak")
+        wait_for(lambda: delivery_outcome(bot, "leak"), what="the push's work to finish")
+        runs = completed_check_runs(server, head, 2)
+        assert runs is not None and runs["gitbot: leaky"]["conclusion"] == "failure"
+        job = next(j for j in jobs_of(bot, "leak") if j.status == "failed")
+        page = get(bot, f"/runs/{job.id}")
+        assert "pw=****" in page  # the container did print it: redacted, not absent
+        sinks = {
+            "runs page": page + get(bot, "/runs"),
+            "JSON logs": bot.log.read_text(),
+            "check runs": json.dumps(server.check_runs("acme", "platform-source")),
+            "pull requests": json.dumps(server.pulls("acme", "platform-state")),
+            "state repository": git(
+                server.repo_path("acme", "platform-state"), "log", "--all", "-p", "--format=%B"
+            ),
+            "stored jobs": json.dumps([j.result for j in jobs_of(bot, "leak")])
+            + json.dumps([j.error for j in jobs_of(bot, "leak")]),
+        }
+        assert "pw=****" in sinks["check runs"]
+        for sink, text in sinks.items():
+            for word in SECRET_WORDS:
+                assert word not in text, f"{word!r} leaked into the {sink}"
+
+
+def comment_payload(bot: Bot, number: int, comment_id: int, author: str) -> dict[str, Any]:
+    payload = json.loads((PAYLOADS / "issue_comment.created.json").read_text())
+    payload["issue"]["number"] = number
+    payload["comment"].update(id=comment_id, body="/gitbot reconcile postgres")
+    payload["comment"]["user"]["login"] = author
+    payload["repository"].update(full_name="acme/platform-source", default_branch="main")
+    payload["installation"] = {"id": bot.installation, "node_id": "x"}
+    return payload
+
+
+def test_a_reconcile_comment_without_write_access_runs_nothing(
+    world: tuple[GitHubServer, Bot, Path],
+) -> None:
+    server, bot, work = world
+    push(server, bot, work, examples(), "base")
+    wait_for(lambda: delivery_outcome(bot, "base"), what="the first push's work")
+    pr = _source_pull_request(server, bot, work, {"notes.txt": "x\n"})
+    comment = pr.create_issue_comment("/gitbot reconcile postgres")
+    server.add_collaborator("acme", "platform-source", "mallory", "read")
+    cases = {
+        "reader": ("mallory", "ignored: mallory has read access; gitbot needs write"),
+        "stranger": ("eve", "ignored: eve has none access; gitbot needs write"),
+    }
+    for guid, (author, expected) in cases.items():
+        payload = comment_payload(bot, pr.number, comment.id, author)
+        assert bot.deliver("issue_comment", payload, guid) == 202
+        assert wait_for(lambda g=guid: delivery_outcome(bot, g), what=guid) == ("ignored", expected)
+        assert [j.kind for j in jobs_of(bot, guid)] == ["route"]
+    # An edit of a writer's comment is not a new request.
+    server.add_collaborator("acme", "platform-source", "alice", "write")
+    edited = comment_payload(bot, pr.number, comment.id, "alice")
+    edited["action"] = "edited"
+    assert bot.deliver("issue_comment", edited, "edited") == 202
+    assert wait_for(lambda: delivery_outcome(bot, "edited"), what="the edit") == (
+        "ignored",
+        "ignored: issue_comment edited needs no work",
+    )
+    assert not [r for r in server.requests if r.path.endswith("/reactions")]
