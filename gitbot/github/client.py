@@ -239,3 +239,15 @@ class AppRepoOpener:
         if is_full_name(url) and not Path(url).exists():
             return self._cache.open(self._app.clone_url(url))
         return self._cache.open(url)
+
+
+def collaborator_permission(repo: Repository, login: str) -> str:
+    """`admin`, `write`, `read` or `none`: what `login` may do in `repo`.
+
+    GitHub answers 404 for an account it does not know (deleted, renamed, never existed): that
+    account may do nothing, which is `none`, not an error.
+    """
+    try:
+        return str(repo.get_collaborator_permission(login))
+    except github.UnknownObjectException:
+        return "none"

@@ -17,7 +17,7 @@ from typing import Any
 
 from gitbot.errors import GitbotError, UserError
 from gitbot.github.checkruns import SOURCE_CHECK, promise_check_name
-from gitbot.github.client import AppRepoOpener, GitHubApp, web_url
+from gitbot.github.client import AppRepoOpener, GitHubApp, collaborator_permission, web_url
 from gitbot.github.events import (
     ChecksRerequested,
     Event,
@@ -212,7 +212,7 @@ class Service:
             return "ignored: not a gitbot command"
         name = event.repository.full_name
         repo = self.github.repo(name)
-        permission = repo.get_collaborator_permission(event.author)
+        permission = collaborator_permission(repo, event.author)
         if permission not in WRITE_PERMISSIONS:
             return f"ignored: {event.author} has {permission} access; gitbot needs write"
         repo.get_issue(event.issue_number).get_comment(event.comment_id).create_reaction("+1")
