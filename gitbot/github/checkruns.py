@@ -46,10 +46,10 @@ def promise_report(
     outcomes: Sequence[ObjectOutcome],
     pr_url: str | None,
     files: str = "",
-    held: str = "",
+    not_proposed: str = "",
 ) -> CheckReport:
     """Success, failure (with the failing container's log tail) or neutral (nothing ran, or
-    `held`: the change was not proposed, and why, in markdown)."""
+    `not_proposed`: why the change did not reach its branch, in markdown)."""
     failed = [o for o in outcomes if o.failed]
     unscheduled = [u for o in outcomes for u in o.unscheduled]
     ran = [o for o in outcomes if o.action in ("configure", "delete")]
@@ -66,12 +66,12 @@ def promise_report(
     elif not ran or unscheduled:
         conclusion = "neutral"
         title = "nothing ran" if not ran else f"{len(unscheduled)} group(s) matched no Destination"
-    if held and conclusion == "success":
+    if not_proposed and conclusion == "success":
         conclusion, title = "neutral", "not proposed: someone else committed to the branch"
     stable = _table(outcomes, timings=False)
     lines = _table(outcomes, timings=True)
-    if held:
-        stable, lines = [held, "", *stable], [held, "", *lines]
+    if not_proposed:
+        stable, lines = [not_proposed, "", *stable], [not_proposed, "", *lines]
     if files:
         lines += ["", files]
     if pr_url:

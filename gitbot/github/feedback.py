@@ -49,7 +49,7 @@ class GitHubFeedback:
         self.checks: CheckRuns | None = None
         self.pulls: PullRequests | None = None
         self.pr_urls: dict[str, str] = {}
-        self.held: dict[str, str] = {}  # branch -> why its change was not proposed (markdown)
+        self.not_proposed: dict[str, str] = {}  # branch -> why its change is not on it (markdown)
 
     def started(self, report: ReconcileReport, promises: Sequence[str]) -> None:
         if self.source is not None:
@@ -89,7 +89,7 @@ class GitHubFeedback:
             self._count(pr)
             if pr.url:
                 self.pr_urls[plan.branch] = pr.url
-            self.held[plan.branch] = _held_text(plan.branch, result.commit, pr)
+            self.not_proposed[plan.branch] = _not_proposed(plan.branch, result.commit, pr)
             return result
         if result.action not in ("created", "updated", "unchanged"):
             return result
@@ -146,8 +146,8 @@ class GitHubFeedback:
                     )
                 elif result is not None and result.action == "preview":
                     files = _preview_files(branch, result)
-            held = "\n\n".join(self.held[b] for b in branches if b in self.held)
-            check = promise_report(promise, outcomes, pr_url, files, held)
+            why = "\n\n".join(self.not_proposed[b] for b in branches if b in self.not_proposed)
+            check = promise_report(promise, outcomes, pr_url, files, why)
             self.checks.finish(
                 type(check)(
                     check.name,
@@ -167,7 +167,7 @@ class GitHubFeedback:
         return f"{web_url(self.app.settings.api_url)}/{self.source}/commit/{commit}/checks"
 
 
-def _held_text(branch: str, commit: str, pr: PrResult) -> str:
+def _not_proposed(branch: str, commit: str, pr: PrResult) -> str:
     """Why a branch's change was not proposed, with links, for the Promise's check run."""
     lines = [
         f"**Not proposed:** someone else committed to `{branch}` (its head {commit[:12]} is "
