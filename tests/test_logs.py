@@ -135,6 +135,12 @@ def test_secrets_are_redacted_in_the_traceback(redactor: Redactor) -> None:
     assert SECRET not in json.dumps(entry)
 
 
+def test_ids_that_are_not_json_are_written_as_text(redactor: Redactor) -> None:
+    line = JsonFormatter(redactor).format(record("x", repository=Path("acme/src"), job=b"7"))
+    assert json.loads(line)["repository"] == "acme/src"
+    assert json.loads(line)["job"] == "b'7'"
+
+
 def test_ids_are_kept_and_only_those_given(redactor: Redactor) -> None:
     entry = json.loads(
         JsonFormatter(redactor).format(
@@ -149,13 +155,20 @@ def test_ids_are_kept_and_only_those_given(redactor: Redactor) -> None:
     assert "other" not in entry and "promise" not in entry
 
 
+NOISY = ("werkzeug", "apscheduler")
+
+
 @pytest.fixture
 def root_logging() -> Iterator[None]:
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
+    saved = (root.handlers[:], root.level, [logging.getLogger(n).level for n in NOISY])
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     yield
-    root.handlers[:], level = saved
+    root.handlers[:], level, noisy = saved
     root.setLevel(level)
+    for name, noisy_level in zip(NOISY, noisy, strict=True):
+        logging.getLogger(name).setLevel(noisy_level)
 
 
 def test_configure_sends_every_logger_through_the_redacting_formatter(
@@ -173,4 +186,6 @@ def test_configure_sends_every_logger_through_the_redacting_formatter(
             "message": "Authorization: Bearer ****",
         }
     ]
-    assert logging.getLogger("werkzeug").level == logging.WARNING
+    # Each request and each scheduler tick would be a line: only their warnings.
+    assert [logging.getLogger(n).level for n in NOISY] == [logging.WARNING] * 2
+    assert logging.getLogger().level == logging.INFO

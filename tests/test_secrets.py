@@ -55,6 +55,12 @@ def test_the_longest_secret_wins_when_one_contains_another() -> None:
     assert found("x secret-and-more y secret") == "x **** y ****"
 
 
+def test_the_longest_secret_wins_whatever_the_alphabet_says() -> None:
+    # "word" sorts after "a-word-b": redacting it first would leave "a-****-b" behind.
+    found = redactor("word", "a-word-b")
+    assert found("x a-word-b y word") == "x **** y ****"
+
+
 def test_values_too_short_to_be_secrets_are_left_alone() -> None:
     short = "x" * (MIN_REDACTED_LENGTH - 1)
     exact = "y" * MIN_REDACTED_LENGTH
@@ -124,3 +130,52 @@ def test_keys_cannot_leave_the_object_folder(tmp_path: Path, key: str) -> None:
     with pytest.raises(UserError) as raised:
         store.value("db", key)
     assert str(raised.value) == f"secret 'db' has no key '{key}' in {tmp_path}"
+
+
+def test_a_secret_file_that_is_not_text_names_object_and_key(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "blob").write_bytes(b"\xff\xfe binary")
+    store = secret_store(tmp_path, Redactor())
+    for read in (lambda: store.value("db", "blob"), lambda: store.keys("db")):
+        with pytest.raises(UserError) as raised:
+            read()
+        assert str(raised.value).startswith("cannot read secret 'db' key 'blob': ")
+
+
+def test_keys_skip_hidden_entries_and_folders_as_a_mounted_secret_has_them(
+    tmp_path: Path,
+) -> None:
+    # A Kubernetes secret volume holds `..data` (a folder link) and `..2024_...` folders.
+    (tmp_path / "db" / "..2024_01_01").mkdir(parents=True)
+    (tmp_path / "db" / "..2024_01_01" / "password").write_text("pw-value")
+    (tmp_path / "db" / ".hidden").write_text("not a key")
+    (tmp_path / "db" / "sub").mkdir()
+    (tmp_path / "db" / "password").write_text("pw-value")
+    assert secret_store(tmp_path, Redactor()).keys("db") == {"password": "pw-value"}
+
+
+def test_missing_objects_say_where_gitbot_looked(tmp_path: Path) -> None:
+    from gitbot.secrets import config_map_store
+
+    cases = [
+        (
+            lambda: secret_store(None, Redactor()).value("db", "pw"),
+            "secret 'db' not found (no secrets folder given; use --secrets-dir)",
+        ),
+        (
+            lambda: config_map_store(None, Redactor()).keys("cm"),
+            "config map 'cm' not found (no config maps folder given; use --config-maps-dir)",
+        ),
+        (
+            lambda: secret_store(tmp_path, Redactor()).value("db", "pw"),
+            f"secret 'db' not found in {tmp_path}",
+        ),
+        (
+            lambda: config_map_store(tmp_path, Redactor()).value("cm", "k"),
+            f"config map 'cm' not found in {tmp_path}",
+        ),
+    ]
+    for read, message in cases:
+        with pytest.raises(UserError) as raised:
+            read()
+        assert str(raised.value) == message

@@ -297,6 +297,32 @@ def test_installation_on_an_enterprise_account_is_named_by_its_slug() -> None:
     assert event.account == "big-corp"
 
 
+def test_an_account_with_a_login_is_named_by_it_even_with_a_slug() -> None:
+    payload = loaded("installation.created.json")
+    payload["installation"]["account"].update(login="octo-org", slug="octo-slug")
+    event = parse("installation", payload)
+    assert isinstance(event, InstallationChanged) and event.account == "octo-org"
+
+
+@pytest.mark.parametrize("value", [0, 2**63 - 1])
+def test_ids_at_the_ends_of_the_range_are_accepted(value: int) -> None:
+    payload = loaded("issue_comment.created.json")
+    payload["comment"]["id"] = value
+    event = parse("issue_comment", payload)
+    assert isinstance(event, IssueCommentCreated) and event.comment_id == value
+
+
+@pytest.mark.parametrize("hook_id", [None, "missing"])
+def test_a_ping_without_a_hook_id_has_none(hook_id: object) -> None:
+    payload = loaded("ping.default.json")
+    if hook_id == "missing":
+        del payload["hook_id"]
+    else:
+        payload["hook_id"] = hook_id
+    event = parse("ping", payload)
+    assert isinstance(event, Ping) and event.hook_id is None
+
+
 def test_installation_repositories_added() -> None:
     event = parse_event("installation_repositories", raw("installation_repositories.added.json"))
     assert event == InstallationRepositoriesChanged(
@@ -602,6 +628,26 @@ def test_missing_repository() -> None:
             "ping.default.json",
             lambda p: p.update(hook_id=[1]),
             "hook_id: expected an integer, got an array",
+        ),
+        (
+            "push.default.json",
+            lambda p: p["repository"].update(full_name=7),
+            "repository.full_name: expected a string, got an integer",
+        ),
+        (
+            "installation_repositories.added.json",
+            lambda p: p.pop("repositories_removed"),
+            "repositories_removed: missing, expected an array",
+        ),
+        (
+            "installation_repositories.added.json",
+            lambda p: p.update(repositories_added=["octo/repo"]),
+            "repositories_added[0]: expected an object, got a string",
+        ),
+        (
+            "issue_comment.created.json",
+            lambda p: p["issue"].pop("number"),
+            "issue.number: missing, expected an integer",
         ),
     ],
 )

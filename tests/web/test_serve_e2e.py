@@ -263,6 +263,11 @@ def test_pushes_become_a_pull_request_kept_up_to_date(
     # The same delivery again: answered, nothing runs.
     count = len(server.requests)
     payload = push_payload(server, bot.installation, ZERO, head)
+    first = wait_for(lambda: delivery_outcome(bot, "push-1"), what="push-1 done")
+    assert first[0] == "succeeded", (
+        first,
+        [(j.kind, j.status, j.error) for j in jobs_of(bot, "push-1")],
+    )
     wait_for(lambda: bot.deliver("push", payload, "push-1") == 200, what="a 200 for a duplicate")
     time.sleep(1)
     assert not [r for r in server.requests[count:] if r.write]
