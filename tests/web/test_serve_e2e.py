@@ -591,6 +591,18 @@ def test_the_procfile_split_shares_the_database_and_exports_worker_metrics(
 
         metrics = wait_for(worker_metrics, what="the worker's pull request metric")
         assert 'gitbot_github_calls_total{method="POST",status="201"}' in metrics
+        # Once the job has finished, the time of the Promise's last successful reconcile.
+        finished = (
+            'gitbot_last_successful_reconcile_timestamp_seconds{promise="postgres",'
+            'repository="acme/platform-source"}'
+        )
+
+        def reconciled() -> bool:
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return finished in r.read().decode()
+
+        wait_for(reconciled, what="the worker's last successful reconcile of postgres")
         # Each scrape reaches one of gunicorn's workers: every one must count all deliveries.
         for _ in range(8):
             with urllib.request.urlopen(f"{bot.url}/metrics", timeout=5) as r:
