@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import docker
 import docker.errors
 import requests.exceptions
+from docker.utils import parse_repository_tag
 
 from gitbot.errors import ExternalError, UserError
 from gitbot.processes import alive
@@ -253,10 +254,18 @@ class DockerEngine:
         return True
 
     def _pull(self, image: str) -> None:
+        """Pull `image`; raise ImageError with the engine's own reason when it cannot.
+
+        The engine reports a failed pull inside the progress stream (an entry with `error`),
+        not as an HTTP error; the SDK's `images.pull` drops it and then fails on a later
+        "No such image", so the stream is read here."""
+        repo, tag = parse_repository_tag(image)
         try:
-            self._call("pull image", lambda: self._client.images.pull(image))
+            reason = self._call("pull image", lambda: _stream_error(repo, tag, self._client.api))
         except (_NotFound, EngineError) as e:
             raise ImageError(f"cannot pull image {image}: {e}") from e
+        if reason is not None:
+            raise ImageError(f"cannot pull image {image}: {reason}")
         self._pulled.add(image)
 
     def _kill(self, container: Any) -> None:
@@ -291,6 +300,20 @@ class DockerEngine:
 
 class _NotFound(EngineError):
     pass
+
+
+def _stream_error(repo: str, tag: str | None, api: Any) -> str | None:
+    """Read a pull's progress stream to its end; return the first error it carries, if any."""
+    for entry in api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+        if not isinstance(entry, dict):
+            continue
+        detail = entry.get("errorDetail")
+        message = entry.get("error")
+        if not message and isinstance(detail, dict):
+            message = detail.get("message")
+        if message:
+            return str(message).strip()
+    return None
 
 
 def _reload_state(container: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import docker
+import pytest
 from builders import BUSYBOX
 
 from gitbot.pipeline.engine import (
@@ -14,6 +15,7 @@ from gitbot.pipeline.engine import (
     OWNER_LABEL,
     ContainerSpec,
     DockerEngine,
+    ImageError,
 )
 
 
@@ -87,3 +89,15 @@ def test_sweeps_running_at_once_all_finish_when_containers_vanish_under_them(
         assert not left & set(orphans)
     finally:
         client.close()
+
+
+def test_a_failed_pull_reports_the_engines_own_reason(engine: DockerEngine) -> None:
+    # No registry is reachable here: the engine's reason (a lookup failure) travels inside the
+    # pull's progress stream, and a user must see it, not a later "No such image".
+    image = "registry.invalid/nope:1"
+    with pytest.raises(ImageError) as caught:
+        engine.image_user(image, "IfNotPresent")
+    message = str(caught.value)
+    assert image in message
+    assert "lookup registry.invalid" in message  # the engine's own words: the name lookup failed
+    assert "no such image" not in message.lower()
