@@ -201,6 +201,17 @@ def _crd(ck: Checker, value: Any, path: Path) -> CRDInfo | None:
         kind=kind,
         plural=plural,
         schema=storage_schema(crd, version),
+        served=_served_versions(spec),
+    )
+
+
+def _served_versions(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the versions marked `served: true` (already checked by _storage_version)."""
+    versions = spec.get("versions")
+    return tuple(
+        v["name"]
+        for v in versions or ()
+        if isinstance(v, dict) and isinstance(v.get("name"), str) and v.get("served") is True
     )
 
 
@@ -672,8 +683,46 @@ def _add_other(
     elif gvk is not None and gvk in broken:
         message = f"not loaded: its Promise '{broken[gvk]}' has errors"
         result.problems.append(Problem(doc.file, doc.line, "", message))
-    else:
+    elif gvk is None or not _unserved(doc, gvk, apis, result):
         result.ignored.append(Source(doc.file, doc.line))
+
+
+def _unserved(doc: YamlDocument, gvk: GVK, apis: Mapping[GVK, Promise], result: LoadResult) -> bool:
+    """Report a document in a Promise's API group whose version or kind no Promise serves.
+
+    The API server answers only for the versions and kinds a CRD serves: `kubectl apply` of such
+    a document fails with `no matches for kind "K" in version "G/V"` (the REST mapper's
+    NoKindMatchError), so it is an error here, not an ignored document. A version the CRD serves
+    that is not its storage version is a warning: gitbot reads requests at the storage version
+    only (shared/design.md). Returns whether the document was reported.
+    """
+    api_version, kind = gvk
+    group, _, version = api_version.rpartition("/")
+    same_group = [p for p in apis.values() if p.api is not None and p.api.group == group]
+    if not group or not same_group:
+        return False
+    ck = Checker(doc)
+    serving = [p for p in same_group if p.api is not None and p.api.kind == kind]
+    if any(p.api is not None and version in p.api.served_versions for p in serving):
+        storage = serving[0].api.api_version if serving[0].api is not None else ""
+        message = (
+            f"version {version} of {kind} is served, but gitbot reads requests at the storage "
+            f"version {storage} only; document ignored"
+        )
+        result.warnings.append(ck.problem(("apiVersion",), message, warning=True))
+        return False
+    offers = "; ".join(
+        f"Promise '{p.name}' ({p.source}) serves kind {p.api.kind} in "
+        + ", ".join(f"{group}/{v}" for v in p.api.served_versions)
+        for p in same_group
+        if p.api is not None
+    )
+    # The kind exists (or neither does): the version is wrong; the version exists: the kind is.
+    version_exists = any(version in p.api.served_versions for p in same_group if p.api)
+    where = "kind" if not serving and version_exists else "apiVersion"
+    message = f'no matches for kind "{kind}" in version "{api_version}": {offers}'
+    result.problems.append(ck.problem((where,), message))
+    return True
 
 
 def _gvk(doc: YamlDocument) -> GVK | None:

@@ -85,10 +85,17 @@ class CRDInfo:
     scope: str = "Namespaced"
     # The storage version's openAPIV3Schema (for defaults); not part of the API's identity.
     schema: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    # Every version with `served: true` (the API server answers for these only).
+    served: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}"
+
+    @property
+    def served_versions(self) -> tuple[str, ...]:
+        """The versions the API server answers for (the storage version when none is known)."""
+        return self.served or (self.version,)
 
 
 class _FromRaw:

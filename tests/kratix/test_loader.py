@@ -1050,10 +1050,39 @@ def test_requests_of_an_invalid_promise_are_not_silently_ignored(tmp_path: Path)
     assert (result.promises, result.resources, result.ignored) == ([], [], [])
 
 
-def test_other_versions_of_the_api_are_ignored(tmp_path: Path) -> None:
-    other = REQUEST.replace("v1alpha1", "v1")
-    result = load(tmp_path, KRATIX_TEST_PROMISE, other)
+def test_versions_and_kinds_a_promise_does_not_serve_are_errors(tmp_path: Path) -> None:
+    """The API server answers only for what a CRD serves: `kubectl apply` fails with the REST
+    mapper's `no matches for kind ... in version ...`; other groups stay ignored."""
+    other_version = REQUEST.replace("v1alpha1", "v1alpha9")
+    other_kind = REQUEST.replace("kind: TestBundle", "kind: testbundle")
+    both = other_version.replace("kind: TestBundle", "kind: Bundle")
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+    other_group = REQUEST.replace("test.kratix.io", "other.kratix.io")
+    texts = (KRATIX_TEST_PROMISE, other_version, other_kind, both, config_map, other_group)
+    result = load(tmp_path, *texts)
+    serves = "Promise 'testbundle' (f0.yaml:1) serves kind TestBundle in test.kratix.io/v1alpha1"
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.problems] == [
+        f'f1.yaml:1: apiVersion: no matches for kind "TestBundle" in version '
+        f'"test.kratix.io/v1alpha9": {serves}',
+        f'f2.yaml:2: kind: no matches for kind "testbundle" in version '
+        f'"test.kratix.io/v1alpha1": {serves}',
+        f'f3.yaml:1: apiVersion: no matches for kind "Bundle" in version '
+        f'"test.kratix.io/v1alpha9": {serves}',
+    ]
     assert result.resources == []
+    assert result.ignored == [Source(str(tmp_path / f"f{i}.yaml"), 1) for i in (4, 5)]
+
+
+def test_a_served_version_other_than_the_storage_version_is_ignored_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    request = "apiVersion: example.com/v1alpha1\nkind: Thing\nmetadata: {name: a}\n"
+    result = load(tmp_path, crd_promise(GOOD_CRD), request)
+    assert messages(tmp_path, crd_promise(GOOD_CRD), request) == [
+        "f1.yaml:1: warning: apiVersion: version v1alpha1 of Thing is served, but gitbot reads "
+        "requests at the storage version example.com/v1 only; document ignored"
+    ]
+    assert (result.problems, result.resources) == ([], [])
     assert result.ignored == [Source(str(tmp_path / "f1.yaml"), 1)]
 
 
