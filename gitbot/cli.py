@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from gitbot import __version__
+from gitbot.commands.pipes import EXIT_BROKEN_PIPE, PipeGuard, drop_output
 from gitbot.errors import (
     EXIT_EXTERNAL,
     EXIT_USER_ERROR,
@@ -523,6 +524,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gitbot: interrupted; containers removed", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout's reader went away outside a command's own output (an error document).
+        drop_output(sys.stdout)
+        return EXIT_BROKEN_PIPE
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -531,9 +536,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     command = next(c for c in COMMANDS if c.name == args.command)
     module, _, function = command.handler.partition(":")
     handler = getattr(importlib.import_module(module), function)
-    code = handler(args, sys.stdout)
+    out = PipeGuard(sys.stdout)  # `| head -1`: no traceback, and the work still runs to its end
+    code = handler(args, out.as_text())
     assert isinstance(code, int)
-    return code
+    return EXIT_BROKEN_PIPE if out.finish() else code
 
 
 def _fail(args: argparse.Namespace, error: GitbotError, code: int) -> int:
