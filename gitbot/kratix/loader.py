@@ -185,15 +185,19 @@ def _crd(ck: Checker, value: Any, path: Path) -> CRDInfo | None:
         return None
     where = (*path, "spec")
     group = ck.require(spec, where, "group", "a string")
+    group_ok = group is not None and _crd_group(ck, group, (*where, "group"))
     names = ck.require(spec, where, "names", "a mapping") or {}
     kind = ck.require(names, (*where, "names"), "kind", "a string") if names else None
     plural = ck.require(names, (*where, "names"), "plural", "a string") if names else None
+    names_ok = bool(names) and _crd_names(ck, names, (*where, "names"))
     scope = ck.require(spec, where, "scope", "a string")
     if scope is not None and scope != "Namespaced":
         ck.error((*where, "scope"), f"must be a namespaced CRD (scope: Namespaced), got '{scope}'")
     version = _storage_version(ck, spec, where)
-    _crd_name(ck, crd, path, plural, group)
+    _crd_name(ck, crd, path, plural, group, group_ok and names_ok)
     if group is None or kind is None or plural is None or version is None:
+        return None
+    if not (group_ok and names_ok):
         return None
     return CRDInfo(
         group=group,
@@ -213,6 +217,58 @@ def _served_versions(spec: Mapping[str, Any]) -> tuple[str, ...]:
         for v in versions or ()
         if isinstance(v, dict) and isinstance(v.get("name"), str) and v.get("served") is True
     )
+
+
+def _crd_group(ck: Checker, group: str, path: Path) -> bool:
+    """A CRD's group is a DNS-1123 subdomain with at least one dot.
+
+    Mirrors apiextensions' ValidateCustomResourceDefinitionSpec (k8s.io/apiextensions-apiserver
+    pkg/apis/apiextensions/validation/validation.go), which the API server runs when Kratix's
+    Promise webhook dry-runs the CRD (internal/webhook/v1alpha1/promise_webhook.go validateCRD).
+    """
+    if not ck.dns_subdomain(group, path):
+        return False
+    if "." not in group:
+        ck.error(path, f"group '{group}' must be a domain with at least one dot")
+        return False
+    return True
+
+
+_ONE = {"shortNames": "short name", "categories": "category"}
+
+
+def _crd_names(ck: Checker, names: Mapping[str, Any], path: Path) -> bool:
+    """Check a CRD's `spec.names` as the API server does; False when kind or plural is invalid.
+
+    Mirrors apiextensions' ValidateCustomResourceDefinitionNames (k8s.io/apiextensions-apiserver
+    pkg/apis/apiextensions/validation/validation.go), run by the API server when Kratix's Promise
+    webhook dry-runs the CRD: `plural`, `singular`, each of `shortNames` and `categories` are
+    DNS-1035 labels; `kind` and `listKind` are, lower-cased; `listKind` is not `kind`. The API
+    server defaults `singular` and `listKind` before validating, so both may be absent.
+    """
+    ok = True
+    for key in ("plural", "kind"):
+        value = names.get(key)
+        if value == "":
+            ck.error((*path, key), "must not be empty")
+            ok = False
+        elif isinstance(value, str):
+            # A kind may be mixed case: its lower-case form is what must be a label.
+            shown = value if key == "kind" else None
+            label = value.lower() if shown else value
+            ok = ck.dns_1035_label(label, (*path, key), key, shown) and ok
+    singular = ck.get(names, path, "singular", "a string")
+    if singular:
+        ck.dns_1035_label(singular, (*path, "singular"), "singular")
+    list_kind = ck.get(names, path, "listKind", "a string")
+    if list_kind:
+        ck.dns_1035_label(list_kind.lower(), (*path, "listKind"), "listKind", list_kind)
+        if list_kind == names.get("kind"):
+            ck.error((*path, "listKind"), "kind and listKind may not be the same")
+    for key in ("shortNames", "categories"):
+        for i, item in enumerate(ck.string_list(names, path, key) or ()):
+            ck.dns_1035_label(item, (*path, key, i), _ONE[key])
+    return ok
 
 
 def _storage_version(ck: Checker, spec: Mapping[str, Any], path: Path) -> str | None:
@@ -241,8 +297,17 @@ def _storage_version(ck: Checker, spec: Mapping[str, Any], path: Path) -> str | 
 
 
 def _crd_name(
-    ck: Checker, crd: Mapping[str, Any], path: Path, plural: str | None, group: str | None
+    ck: Checker,
+    crd: Mapping[str, Any],
+    path: Path,
+    plural: str | None,
+    group: str | None,
+    valid: bool,
 ) -> None:
+    """`metadata.name` must be `<plural>.<group>` (ValidateCustomResourceDefinition).
+
+    The expected name is suggested only when `valid` (plural and group are valid names), so the
+    message never suggests a name the API server would refuse."""
     metadata = ck.require(crd, path, "metadata", "a mapping")
     if metadata is None:
         return
@@ -251,7 +316,8 @@ def _crd_name(
         expected = f"{plural}.{group}"
         if name != expected:
             where = (*path, "metadata", "name")
-            ck.error(where, f"must be '<plural>.<group>' ('{expected}'), got '{name}'")
+            hint = f" ('{expected}')" if valid else ""
+            ck.error(where, f"must be '<plural>.<group>'{hint}, got '{name}'")
 
 
 def _workflows(

@@ -12,6 +12,7 @@ from gitbot.kratix.objects import KRATIX_API_VERSION, Container, Pipeline
 from gitbot.yamlio import Path, YamlDocument, format_path
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _QUANTITY = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?")
@@ -180,6 +181,21 @@ class Checker:
             path,
             f"invalid {what} '{value}': use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit",
+        )
+        return False
+
+    def dns_1035_label(self, value: str, path: Path, what: str, shown: str | None = None) -> bool:
+        """A DNS-1035 label (starts with a letter): the names of a CRD's resources.
+
+        `shown` is the value as written when `value` is derived from it (a kind, lower-cased)."""
+        if len(value) <= 63 and _DNS_1035_LABEL.fullmatch(value):
+            return True
+        case = "may have mixed case, but otherwise must " if shown is not None else "must "
+        self.error(
+            path,
+            f"invalid {what} '{value if shown is None else shown}': {case}be at most 63 "
+            "lowercase letters, digits and '-', starting with a letter and ending with a letter "
+            "or digit",
         )
         return False
 

@@ -1305,3 +1305,43 @@ def test_list_objects_are_flattened_as_kubectl_apply_does(tmp_path: Path) -> Non
     assert messages(tmp_path, broken) == [
         'f0.yaml:83: spec.path: expected a string, got an integer; quote it: "7"'
     ]
+
+
+def test_crd_names_are_checked_as_the_api_server_does(tmp_path: Path) -> None:
+    """apiextensions' ValidateCustomResourceDefinitionNames, run when Kratix's webhook dry-runs
+    the CRD: DNS-1035 labels (a kind and listKind lower-cased); the name is `<plural>.<group>`,
+    and no invalid name is ever suggested."""
+    names = (
+        "names: {kind: my_redis, plural: Redii, singular: Redis, listKind: my_redis,\n"
+        "        shortNames: [rd, 1r], categories: [all, -x]}"
+    )
+    bad_names = GOOD_CRD.replace("names: {kind: Thing, plural: things}", names)
+    bad_group = GOOD_CRD.replace("group: example.com", "group: example")
+    mixed_case = GOOD_CRD.replace("kind: Thing", "kind: RedisCluster, listKind: RedisClusters")
+    result = load(
+        tmp_path,
+        crd_promise(bad_names, "redii.example.com"),
+        crd_promise(bad_group, "things.example.com"),
+        crd_promise(mixed_case),
+    )
+    label = (
+        "be at most 63 lowercase letters, digits and '-', starting with a letter and ending "
+        "with a letter or digit"
+    )
+    names_at = "f0.yaml:11: spec.api.spec.names"
+    assert [str(p).replace(f"{tmp_path}/", "") for p in result.problems] == [
+        f"{names_at}.plural: invalid plural 'Redii': must {label}",
+        f"{names_at}.kind: invalid kind 'my_redis': may have mixed case, but otherwise must "
+        f"{label}",
+        f"{names_at}.singular: invalid singular 'Redis': must {label}",
+        f"{names_at}.listKind: invalid listKind 'my_redis': may have mixed case, but otherwise "
+        f"must {label}",
+        f"{names_at}.listKind: kind and listKind may not be the same",
+        f"f0.yaml:12: spec.api.spec.names.shortNames[1]: invalid short name '1r': must {label}",
+        f"f0.yaml:12: spec.api.spec.names.categories[1]: invalid category '-x': must {label}",
+        "f0.yaml:8: spec.api.metadata.name: must be '<plural>.<group>', got 'redii.example.com'",
+        "f1.yaml:10: spec.api.spec.group: group 'example' must be a domain with at least one dot",
+        "f1.yaml:8: spec.api.metadata.name: must be '<plural>.<group>', got 'things.example.com'",
+    ]
+    (promise,) = result.promises
+    assert promise.api == CRDInfo("example.com", "v1", "RedisCluster", "things")
