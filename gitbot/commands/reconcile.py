@@ -71,10 +71,13 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> ReconcileReport:
         from gitbot.github.client import AppRepoOpener
 
         opener = AppRepoOpener(cache, github)
-    opener = LocalRepoCheck(opener, {args.source: "--source", args.state: "--state"})
+    source = source_identity(args.source)
+    opener = LocalRepoCheck(
+        opener, {args.source: "--source", source: "--source", args.state: "--state"}
+    )
     request = ReconcileRequest(
-        source=args.source,
-        source_url=args.source,
+        source=source,
+        source_url=source,
         state=args.state,
         source_ref=args.source_ref,
         direct=args.direct,
@@ -118,6 +121,18 @@ class LocalRepoCheck:
         except GitError as e:
             reason = e.output.splitlines()[0].removeprefix("fatal: ") if e.output else str(e)
             raise UserError(f"{label} {url}: cannot read it as a git repository: {reason}") from e
+
+
+def source_identity(value: str) -> str:
+    """One name for a local source however it is typed: `demo/source`, `$PWD/demo/source`,
+    `.` and `file:///.../demo/source` all become the resolved absolute path, so the `source:` of
+    the object records and the `Gitbot-Source:` trailer (and so an unchanged rerun) do not
+    depend on the spelling. Remote URLs and owner/name stay as given; a path that does not
+    exist stays as typed, for the error that names it."""
+    local = _local_path(value)
+    if local is None or not Path(local).exists():
+        return value
+    return str(Path(local).resolve())
 
 
 def _local_path(url: str) -> str | None:

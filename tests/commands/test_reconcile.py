@@ -106,6 +106,36 @@ def test_an_unchanged_rerun_pushes_nothing(reconcile: Reconcile, state: Path) ->
     assert out.rstrip().endswith("nothing changed: nothing pushed")
 
 
+def test_an_unchanged_rerun_pushes_nothing_however_the_source_is_spelled(
+    example_images: list[str],
+    source: Path,
+    state: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    args = ["--state", str(state), "--only", "postgres"]
+    assert main(["reconcile", "--source", "source", *args]) == 0, capsys.readouterr()
+    before = git(state, "rev-parse", "gitbot/postgres")
+    assert f"Gitbot-Source: {source.resolve()}\n" in git(state, "log", "-1", "--format=%B", before)
+    record = show(state, "gitbot/postgres", ".gitbot/objects/postgres/promise.yaml")
+    assert f"source: {source.resolve()}\n" in record
+    for spelling, cwd in (
+        (str(source), tmp_path),
+        (".", source),
+        ("./source/", tmp_path),
+        (f"file://{source}", tmp_path),
+    ):
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        assert main(["reconcile", "--source", spelling, *args]) == 0
+        out = capsys.readouterr().out
+        assert "gitbot/postgres: unchanged" in out, (spelling, out)
+        assert git(state, "rev-parse", "gitbot/postgres") == before, spelling
+
+
 def test_a_changed_request_changes_only_its_files(
     reconcile: Reconcile, source: Path, state: Path
 ) -> None:
