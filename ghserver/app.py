@@ -9,7 +9,15 @@ import uuid
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from ghserver import auth, githttp, routes_apps, routes_checks, routes_pulls, routes_repos
+from ghserver import (
+    auth,
+    conditional,
+    githttp,
+    routes_apps,
+    routes_checks,
+    routes_pulls,
+    routes_repos,
+)
 from ghserver.errors import DOCS, ApiError
 from ghserver.faults import Fault
 from ghserver.record import RecordedRequest, is_write, redact_headers
@@ -111,6 +119,10 @@ def _unlock(error: BaseException | None) -> None:
 def _finish(response: Response) -> Response:
     svc = services()
     caller = g.get("caller") or f"ip:{request.remote_addr}"
+    if _conditional(response):
+        response = conditional.apply(response, request.headers.get("If-None-Match"))
+        if response.status_code == 304 and g.get("caller"):
+            g.free = True  # GitHub: an authorized 304 costs no rate-limit point
     window = svc.limits.window(caller) if g.get("free") else svc.limits.spend(caller)
     for name, value in window.headers().items():
         response.headers.setdefault(name, value)
@@ -135,6 +147,16 @@ def _finish(response: Response) -> Response:
         )
     )
     return response
+
+
+def _conditional(response: Response) -> bool:
+    """REST reads answered 200 carry an ETag and honour If-None-Match."""
+    return (
+        request.method == "GET"
+        and response.status_code == 200
+        and request.path.startswith(API_PREFIX + "/")
+        and not (response.is_streamed or response.direct_passthrough)
+    )
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -253,6 +253,10 @@ class GitHubServer:
         """Forget the requests so far."""
         self.services.record.clear()
 
+    def rate_limit_used(self, installation_id: int) -> int:
+        """Rate-limit points the installation spent in its current hour (304s cost none)."""
+        return self.services.limits.window(f"installation:{installation_id}").used
+
     def inject(
         self,
         kind: FaultKind,

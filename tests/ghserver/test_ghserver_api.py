@@ -836,3 +836,35 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
     assert proc.returncode == 0
+
+
+def test_conditional_reads_answer_304_and_cost_no_rate_limit_point(
+    server: GitHubServer, world: World, token: str
+) -> None:
+    url = f"{server.api_url}/repos/{world.owner}/source/git/ref/heads/main"
+    auth = f"token {token}"
+    status, headers, _ = call("GET", url, auth)
+    assert status == 200 and headers["etag"].startswith('W/"')
+    etag, used = headers["etag"], server.rate_limit_used(world.installation)
+
+    def conditional(tag: str) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(url, headers={"Authorization": auth, "If-None-Match": tag})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers), error.read()
+
+    for tag in (etag, etag.removeprefix("W/"), f'"other", {etag}', "*"):
+        status, headers, raw = conditional(tag)
+        assert (status, raw, headers["ETag"]) == (304, b"", etag), tag
+        assert headers["x-ratelimit-used"] == str(used)
+    assert server.rate_limit_used(world.installation) == used  # 304s are free
+
+    status, _, _ = conditional('W/"something-else"')
+    assert status == 200 and server.rate_limit_used(world.installation) == used + 1
+    sha = add_branch(world.source_path, "main", {"b.txt": "b\n"})
+    status, headers, raw = conditional(etag)  # the branch moved: a full answer, a new tag
+    assert status == 200 and json.loads(raw)["object"]["sha"] == sha
+    assert headers["ETag"] != etag and server.rate_limit_used(world.installation) == used + 2
