@@ -66,3 +66,15 @@ DELIVERY_OUTCOMES = Counter(
     "What became of each delivery once all of its work finished, by event and outcome",
     ["event", "outcome"],
 )
+JOB_RETRIES = Counter(
+    "gitbot_job_retries_total", "Job attempts that failed and were queued again", ["kind"]
+)
+POLLED_PUSHES = Counter(
+    "gitbot_poller_caught_pushes_total",
+    "Source-branch heads the poller found that no webhook delivery had brought",
+)
+POLLS = Counter(
+    "gitbot_poller_requests_total",
+    "Conditional branch reads by the poller, by result (modified, not_modified, error)",
+    ["result"],
+)

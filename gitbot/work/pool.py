@@ -2,6 +2,10 @@
 
 A job whose worker dies (crash, `kill -9`, restart) keeps its lease only until it expires; then
 `recover` puts it back in the queue and another worker, or this one after a restart, runs it.
+
+A job that raises is retried with exponential backoff (`backoff` seconds, doubled per attempt,
+at most MAX_BACKOFF) until the store's `max_attempts`, held in the queue with its reason; bad
+input (a UserError) and a job that ran to its end but failed (JobFailed) are not retried.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gitbot.metrics import DELIVERY_OUTCOMES, JOBS
+from gitbot.errors import UserError
+from gitbot.metrics import DELIVERY_OUTCOMES, JOB_RETRIES, JOBS
 from gitbot.secrets import Redactor
 from gitbot.work.store import Job, Store
 
 log = logging.getLogger("gitbot.worker")
 Handler = Callable[[Job], Mapping[str, Any]]
+BACKOFF = 10.0  # seconds before the second attempt
+MAX_BACKOFF = 600.0
 
 
 class JobFailed(Exception):
@@ -40,8 +47,10 @@ class WorkerPool:
         threads: int = 2,
         lease: float = 60.0,
         redactor: Redactor | None = None,
+        backoff: float = BACKOFF,
     ) -> None:
         self.store = store
+        self.backoff = backoff
         self.redact = redactor or Redactor()
         self.handle = handle
         self.threads = threads
@@ -106,13 +115,32 @@ class WorkerPool:
             log.error("job %d (%s) failed: %s", job.id, job.kind, error, extra=ids)
             self.store.complete(job.id, worker, dict(e.result), error=error)
         except Exception as e:
-            log.exception("job %d (%s) failed", job.id, job.kind, extra=ids)
-            self.store.fail(job.id, worker, self.redact(str(e)))
+            result = self._failed(worker, job, e, ids)
         finally:
             done.set()
             beat.join()
-            JOBS.labels(kind=job.kind, result=result).inc()
+            if result != "retried":  # not finished: it runs again after its backoff
+                JOBS.labels(kind=job.kind, result=result).inc()
         self._settle()
+
+    def _failed(self, worker: str, job: Job, error: Exception, ids: Mapping[str, Any]) -> str:
+        """Hold the job for a retry after a backoff, or fail it; "retried" or "failed"."""
+        final = isinstance(error, UserError)  # bad input fails the same way every time
+        reason = self.redact(str(error) if final else f"{type(error).__name__}: {error}")
+        if not final and job.attempts < self.store.max_attempts:
+            delay = min(MAX_BACKOFF, self.backoff * 2 ** (job.attempts - 1))
+            text = (
+                f"attempt {job.attempts} of {self.store.max_attempts} failed: {reason}; "
+                f"retrying in {delay:g} s"
+            )
+            log.warning("job %d (%s): %s", job.id, job.kind, text, exc_info=error, extra=ids)
+            JOB_RETRIES.labels(kind=job.kind).inc()
+            self.store.retry(job.id, worker, text, delay)
+            return "retried"
+        log.error("job %d (%s) failed", job.id, job.kind, exc_info=error, extra=ids)
+        text = reason if final else f"gave up after {job.attempts} attempt(s): {reason}"
+        self.store.fail(job.id, worker, text)
+        return "failed"
 
     def _settle(self) -> None:
         """Export (and log) the final outcome of every delivery whose work has now finished."""

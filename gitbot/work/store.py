@@ -19,6 +19,8 @@ Queue rules (the worker relies on them):
   `recover()` and on every `claim()`; it is superseded instead if a newer queued job would have
   superseded it, and failed once it has used `max_attempts` attempts (a job that kills its worker
   must not loop forever).
+- A failed attempt put back with `retry` waits in the queue until its backoff is over (its
+  `lease_until`), still ahead of newer overlapping jobs, which may supersede it.
 - A delivery GUID is recorded once. Only a "failed" or "invalid" delivery may be recorded again,
   and only as "queued": GitHub's redelivery of a failed delivery runs again, anything else is
   answered from the stored row.
@@ -483,6 +485,23 @@ class Store:
         )
         return self._finish(done)
 
+    def retry(self, job_id: int, worker: str, error: str, delay: float) -> bool:
+        """Put a failed attempt back in the queue, held for `delay` seconds (a backoff).
+
+        The reason stays in `error` for the runs page; a held job is not claimed before its time
+        (its `lease_until` says until when) and still keeps newer overlapping jobs behind it.
+        False (and nothing changed) if the job is no longer this worker's.
+        """
+        now = self._clock()
+        done = _owned(job_id, worker).values(
+            status="queued",
+            worker=None,
+            error=error,
+            lease_until=now + timedelta(seconds=max(0.0, delay)),
+            finished_at=None,
+        )
+        return self._finish(done)
+
     def recover(self) -> int:
         """Release running jobs whose lease expired (a crashed worker); returns how many.
 
@@ -718,6 +737,29 @@ class Store:
                 .values(last_reconcile_at=at, last_result=result)
             )
 
+    def merge_summary(
+        self, full_name: str, values: Mapping[str, Any], reconciled_at: datetime | None = None
+    ) -> None:
+        """Set keys of a repository's summary, keeping the others (nothing if it was forgotten);
+        with `reconciled_at`, also record it as the last whole reconcile."""
+        with self._transaction(write=True) as conn:
+            summary = self._summary(conn, full_name)
+            if summary is None:
+                return
+            summary.update(values)
+            self._set_summary(conn, full_name, summary)
+            if reconciled_at is not None:
+                conn.execute(
+                    update(repositories)
+                    .where(repositories.c.full_name == full_name)
+                    .values(last_reconcile_at=reconciled_at)
+                )
+
+    def summary(self, full_name: str) -> dict[str, Any] | None:
+        """A repository's summary (JSON object), None if it is not registered."""
+        with self._transaction() as conn:
+            return self._summary(conn, full_name)
+
     def mark_reconcile_queued(self, full_name: str, at: datetime) -> None:
         """Count a queued periodic reconcile as the last one, so it is not queued again."""
         with self._transaction(write=True) as conn:
@@ -895,8 +937,9 @@ class Store:
         earlier = select(other.c.id).where(
             overlap, other.c.status == "queued", other.c.id < jobs.c.id
         )
+        due = or_(jobs.c.lease_until.is_(None), jobs.c.lease_until <= now)  # retry backoff over
         return select(jobs.c.id).where(
-            jobs.c.status == "queued", ~running.exists(), ~earlier.exists()
+            jobs.c.status == "queued", due, ~running.exists(), ~earlier.exists()
         )
 
     def _release_expired(self, conn: Connection, now: datetime) -> int:

@@ -437,6 +437,39 @@ def test_a_delivery_whose_jobs_were_superseded_settles_succeeded(store: Store) -
     assert store.job(newer.id).status == "queued"  # type: ignore[union-attr]
 
 
+def test_a_retried_job_waits_for_its_backoff_and_keeps_its_reason(
+    store: Store, clock: Clock
+) -> None:
+    first = enqueue(store, "postgres")
+    claimed = store.claim("w1", 60)
+    assert claimed is not None and claimed.id == first.id
+    assert not store.retry(first.id, "someone-else", "boom", 30)  # not that worker's job
+    assert store.retry(first.id, "w1", "attempt 1 failed: boom", 30)
+    held = store.job(first.id)
+    assert held is not None
+    assert (held.status, held.worker, held.error) == ("queued", None, "attempt 1 failed: boom")
+    assert held.lease_until == START + timedelta(seconds=30)
+    newer = enqueue(store, "redis")  # independent work is not held up
+    assert store.claim("w2", 60) == store.job(newer.id)
+    later_same = enqueue(store, "postgres", supersede=False)
+    assert store.claim("w2", 60) is None  # held job first, and not before its time
+    clock.advance(30)
+    again = store.claim("w2", 60)
+    assert again is not None and (again.id, again.attempts) == (first.id, 2)
+    assert store.complete(first.id, "w2", {})
+    assert store.claim("w3", 60) == store.job(later_same.id)
+
+
+def test_a_newer_commit_supersedes_a_job_held_for_retry(store: Store, clock: Clock) -> None:
+    old = enqueue(store, "postgres", "c1")
+    assert store.claim("w1", 60) is not None
+    assert store.retry(old.id, "w1", "commit not fetchable", 60)
+    new = enqueue(store, "postgres", "c2")
+    superseded = store.job(old.id)
+    assert superseded is not None and superseded.status == "superseded"
+    assert store.claim("w1", 60) == store.job(new.id)
+
+
 def test_lease_must_be_positive(store: Store) -> None:
     with pytest.raises(ValueError) as raised:
         store.claim("w1", 0)
@@ -598,6 +631,22 @@ def test_repositories(store: Store, clock: Clock) -> None:
 
 
 # --- opening, reopening, refusing ----------------------------------------------------------------
+
+
+def test_merge_summary_keeps_other_keys(store: Store, clock: Clock) -> None:
+    store.register_repository(REPO, 42)
+    assert store.summary(REPO) == {}
+    store.add_retries(REPO, {"postgres": START})
+    store.merge_summary(REPO, {"branch": "main", "rendered": "c1"})
+    store.merge_summary(REPO, {"rendered": "c2"}, reconciled_at=START + timedelta(hours=1))
+    assert store.summary(REPO) == {
+        "branch": "main",
+        "rendered": "c2",
+        "retries": {"postgres": START.isoformat()},
+    }
+    assert store.repositories()[0].last_reconcile_at == START + timedelta(hours=1)
+    store.merge_summary("my-org/gone", {"rendered": "c3"})  # forgotten meanwhile: ignored
+    assert store.summary("my-org/gone") is None
 
 
 def test_everything_persists_across_reopen(url: str, clock: Clock) -> None:
