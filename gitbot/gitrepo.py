@@ -299,6 +299,12 @@ class CachedRepo:
                 return target.removeprefix("ref: refs/heads/")
         return None
 
+    def branches(self) -> list[str]:
+        """The remote's branches as of the last fetch or push, sorted."""
+        argv = ["for-each-ref", "--format=%(refname)", _TRACKING]
+        names = self._run(argv).stdout.decode("utf-8", "replace").splitlines()
+        return sorted(n.removeprefix(_TRACKING) for n in names if n != f"{_TRACKING}HEAD")
+
     def branch_sha(self, branch: str) -> str | None:
         """The commit of a remote branch as of the last fetch or push, None if it has none."""
         _check_branch(branch)

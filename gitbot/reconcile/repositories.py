@@ -29,6 +29,7 @@ from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.publish import (
     BranchResult,
     StateBase,
+    base_branch,
     commit_message,
     preview_branch,
     publish_branch,
@@ -171,7 +172,8 @@ def reconcile(
         raise NotASourceRepository(
             "no state repository: pass --state or set stateRepository in .gitbot.yaml"
         )
-    base = StateBase(cache.open(state_url), config.base_branch)
+    state_repo = cache.open(state_url)
+    base = StateBase(state_repo, base_branch(state_repo, config.base_branch))
     report = ReconcileReport(snapshot, ref, state, base)
     promises = sorted({p.name for p in snapshot.promises})
     feedback.started(report, [p for p in promises if not request.only or p in request.only])

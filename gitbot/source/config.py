@@ -55,7 +55,7 @@ class RepoConfig:
     """A source repository's settings; every field has the default a missing key gets."""
 
     state_repository: str | None = None
-    base_branch: str = "main"
+    base_branch: str | None = None  # None: the state repository's default branch
     path: str = ""
     source_branch: str | None = None
     reconcile_interval: timedelta = timedelta(hours=10)
@@ -110,7 +110,7 @@ def _config(ck: Checker) -> RepoConfig | None:
     return RepoConfig(
         state_repository=state_repository,
         state_repository_line=ck.doc.line_of(("stateRepository",)) if state_repository else 0,
-        base_branch=base_branch or defaults.base_branch,
+        base_branch=base_branch,
         path=path,
         source_branch=source_branch,
         reconcile_interval=interval or defaults.reconcile_interval,

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gitbot.errors import GitbotError
+from gitbot.errors import GitbotError, UserError
 from gitbot.gitrepo import CachedRepo, CommitInfo, Identity
 from gitbot.state.branchplan import BranchPlan, Changes
 
 GITBOT = Identity("gitbot", "gitbot@users.noreply.gitbot.dev")
+FIRST_BRANCH = "main"  # the base branch an empty state repository gets (README: `baseBranch`)
 SOURCE_TRAILER = "Gitbot-Source-Commit"
 BranchAction = Literal[
     "preview",
@@ -45,7 +46,11 @@ class BranchResult:
 
 @dataclass
 class StateBase:
-    """The base branch of the state repository, created empty when missing."""
+    """The base branch of the state repository (see `base_branch`), started in an empty one.
+
+    Raises UserError when the branch is missing from a repository that has other branches:
+    gitbot never starts an unrelated root branch beside existing history.
+    """
 
     repo: CachedRepo
     branch: str
@@ -54,10 +59,35 @@ class StateBase:
     def __post_init__(self) -> None:
         existing = self.repo.branch_sha(self.branch)
         if existing is None:
+            others = self.repo.branches()
+            if others:
+                raise UserError(
+                    f"the state repository {self.repo.url} has no branch {self.branch!r}; "
+                    f"its branches: {', '.join(others)} (set baseBranch in .gitbot.yaml)"
+                )
             root = self.repo.commit_files(None, {}, "gitbot: start the state branch\n", GITBOT)
             self.repo.push(root.sha, self.branch, expected=None)
             existing = root.sha
         self.sha = existing
+
+
+def base_branch(repo: CachedRepo, configured: str | None) -> str:
+    """The state branch gitbot's branches start from: `baseBranch` when set, else the state
+    repository's default branch (the remote's HEAD, which on GitHub is the repository's default
+    branch), else FIRST_BRANCH for an empty repository."""
+    if configured is not None:
+        return configured
+    default = repo.default_branch()
+    if default is not None and repo.branch_sha(default) is not None:
+        return default
+    branches = repo.branches()
+    if not branches:
+        return default or FIRST_BRANCH
+    raise UserError(
+        f"the state repository {repo.url} has no default branch to use as base "
+        f"(its HEAD names {default or 'nothing'}); its branches: {', '.join(branches)} "
+        "(set baseBranch in .gitbot.yaml)"
+    )
 
 
 def commit_message(title: str, source: str, source_commit: str, objects: Sequence[str]) -> str:

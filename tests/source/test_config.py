@@ -39,7 +39,7 @@ def test_missing_file_gives_defaults() -> None:
     config = parse_repo_config(None)
     assert config == RepoConfig()
     assert config.state_repository is None
-    assert config.base_branch == "main"
+    assert config.base_branch is None  # the state repository's default branch
     assert config.path == ""
     assert config.source_branch is None
     assert config.reconcile_interval == timedelta(hours=10)
