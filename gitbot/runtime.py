@@ -19,6 +19,7 @@ from gitbot.settings import Settings, database_url
 from gitbot.statusdb import StatusStore
 from gitbot.web.app import WebConfig, create_app
 from gitbot.work.handlers import Service
+from gitbot.work.poller import Poller
 from gitbot.work.pool import WorkerPool
 from gitbot.work.scheduler import PeriodicReconciles
 from gitbot.work.store import Store
@@ -66,7 +67,12 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
             store, service.handle, threads=settings.workers, lease=lease, redactor=redactor
         )
         parts.scheduler = PeriodicReconciles(
-            store, settings.reconcile_interval, retention=settings.delivery_retention, lease=lease
+            store,
+            settings.reconcile_interval,
+            retention=settings.delivery_retention,
+            lease=lease,
+            poller=Poller(store, github),
+            poll_interval=settings.poll_interval,
         )
     return parts
 

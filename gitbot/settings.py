@@ -46,6 +46,7 @@ class Settings:
     console_token: Secret | None = None
     reconcile_interval: float = 10 * 3600.0
     delivery_retention: float = DELIVERY_RETENTION  # seconds a delivery's payload is kept
+    poll_interval: float = 300.0  # 0: no poller
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +90,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         console_token=_secret(env, "GITBOT_CONSOLE_TOKEN"),
         reconcile_interval=get("GITBOT_RECONCILE_INTERVAL", _duration_seconds, 10 * 3600.0),
         delivery_retention=get("GITBOT_DELIVERY_RETENTION", _retention_seconds, DELIVERY_RETENTION),
+        poll_interval=get("GITBOT_POLL_INTERVAL", _poll_interval, 300.0),
     )
     if problems:
         raise UserError("invalid settings:\n" + "\n".join(f"  {p}" for p in problems))
@@ -122,6 +124,19 @@ def _retention_seconds(raw: str) -> float:
         seconds = parse_go_duration(raw).total_seconds()
     if seconds < 3600:
         raise ValueError("must be at least 1h (or a number of days, like 30d)")
+    return seconds
+
+
+def _poll_interval(raw: str) -> float:
+    """A Go duration (`5m`, `30s`) or seconds; 0 turns the poller off."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = parse_go_duration(raw).total_seconds()
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    if 0 < seconds < 1:
+        raise ValueError("must be 0 (off) or at least 1s")
     return seconds
 
 

@@ -251,3 +251,21 @@ def _same(run: CheckRun, report: CheckReport) -> bool:
         and output.summary == report.summary
         and (output.text or "") == report.text
     )
+
+
+def superseded_report(promise: str, branch: str, newer: str, newer_url: str) -> CheckReport:
+    """Neutral: a newer commit of the source branch was rendered instead of this one.
+
+    GitHub does not promise delivery order; gitbot renders the newest commit it knows of and
+    says so on the older one, linking the commit whose check runs hold the result.
+    """
+    return CheckReport(
+        promise_check_name(promise),
+        "neutral",
+        f"Superseded by {newer[:12]}",
+        (
+            f"`{branch}` has moved on to [{newer[:12]}]({newer_url}), which contains this commit; "
+            "gitbot rendered that newer commit instead (it never proposes an older state). "
+            "Its check runs show the result."
+        ),
+    )

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import github
 import github.Auth
@@ -45,6 +45,19 @@ class GitHubSettings:
 
 class GitHubError(ExternalError):
     """A GitHub call failed after its retries."""
+
+
+@dataclass(frozen=True)
+class BranchHead:
+    """A branch's head as a conditional read saw it.
+
+    `sha` is None when the branch does not exist; `modified` is False when GitHub answered 304
+    (the head is the one `etag` was given for, and the call cost no rate-limit point).
+    """
+
+    sha: str | None
+    etag: str | None
+    modified: bool
 
 
 class InstallationTokens:
@@ -152,6 +165,27 @@ class GitHubApp:
                 )
                 self._clients[installation] = client
             return client
+
+    def branch_head(self, full_name: str, branch: str, etag: str | None = None) -> BranchHead:
+        """The branch's head commit, read with `If-None-Match: etag` when given (git/get-ref).
+
+        GitHub does not count a 304 against the rate limit, so polling unchanged branches is
+        free. Raises GitHubError when GitHub refuses (other than 404: no such branch).
+        """
+        client = self.client_for(full_name)
+        url = f"/repos/{full_name}/git/ref/heads/{quote(branch, safe='/')}"
+        headers = {"If-None-Match": etag} if etag else {}
+        try:
+            answer, data = client.requester.requestJsonAndCheck("GET", url, headers=headers)
+        except github.UnknownObjectException:
+            return BranchHead(None, None, True)
+        except github.GithubException as e:
+            raise GitHubError(f"cannot read branch {branch} of {full_name}: {e.status}") from e
+        found = {k.lower(): v for k, v in answer.items()}
+        if not isinstance(data, dict):  # 304 Not Modified: no body
+            return BranchHead(None, etag, False)
+        sha = data.get("object", {}).get("sha")
+        return BranchHead(str(sha) if sha else None, found.get("etag"), True)
 
     def installation_id(self, full_name: str) -> int:
         """The App's installation on this repository (0 in plain-token mode)."""

@@ -41,6 +41,13 @@ class SourceSnapshot:
         return grouped
 
 
+def read_config(repo: CachedRepo, commit: str) -> RepoConfig:
+    """Only the commit's `.gitbot.yaml` (defaults when absent; InvalidObjects if invalid)."""
+    found = repo.read_files(commit, [CONFIG_FILE])  # absent paths are left out
+    text = _decode(CONFIG_FILE, found[CONFIG_FILE]) if CONFIG_FILE in found else None
+    return parse_repo_config(text)
+
+
 def read_snapshot(repo: CachedRepo, source: str, commit: str) -> SourceSnapshot:
     """Load the config (InvalidObjects if it is invalid) and every selected YAML file."""
     files = set(repo.list_files(commit))

@@ -2,21 +2,33 @@
 
 Routing reads the source repository at the pushed commits and enqueues one job per affected
 Promise (or one for the whole repository), so a newer push supersedes queued older work for the
-same Promise and independent Promises run in parallel.
+same Promise and independent Promises run in parallel. A poll job (the poller found a head no
+delivery brought) is routed the same way.
+
+Never backwards: GitHub does not promise delivery order, so a reconcile renders the newest commit
+of the followed source branch, fetched when the job starts, not the commit its delivery named
+when that commit is an ancestor of the branch's head (or no longer on the branch after a
+force-push); the older commit gets a neutral check run naming the newer one. Previews render the
+pull request's head as it is.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gitbot.errors import GitbotError, UserError
-from gitbot.github.checkruns import SOURCE_CHECK, promise_check_name
+from gitbot.errors import ExternalError, GitbotError, UserError
+from gitbot.github.checkruns import (
+    SOURCE_CHECK,
+    CheckRuns,
+    promise_check_name,
+    superseded_report,
+)
 from gitbot.github.client import AppRepoOpener, GitHubApp, collaborator_permission, web_url
 from gitbot.github.events import (
     ChecksRerequested,
@@ -51,7 +63,7 @@ from gitbot.reconcile.repositories import (
 from gitbot.reconcile.workflows import RunnerFactory
 from gitbot.secrets import Redactor
 from gitbot.source.changes import affected_promises
-from gitbot.source.snapshot import SourceSnapshot, read_snapshot
+from gitbot.source.snapshot import SourceSnapshot, read_config, read_snapshot
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.statusdb import StatusStore
 from gitbot.work.live import LiveProgress
@@ -59,12 +71,23 @@ from gitbot.work.pool import JobFailed
 from gitbot.work.store import Job, Store
 
 log = logging.getLogger("gitbot.worker")
-ROUTE, RECONCILE, PREVIEW = "route", "reconcile", "preview"
+ROUTE, RECONCILE, PREVIEW, POLL = "route", "reconcile", "preview", "poll"
 ZERO_SHA = "0" * 40
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 TRUSTED_AUTHORS = ("OWNER", "MEMBER", "COLLABORATOR")  # GitHub's author_association values
 RETRY_REASON = "retryAfter"  # a job the scheduler queued because a workflow asked to retry
 RERUN_REASON = "rerequested"  # a Re-run click on GitHub: new check runs, not updated ones
+# Keys of a repository's summary (Store.merge_summary) that the poller reads.
+BRANCH, RENDERED, SEEN, ETAG = "branch", "rendered", "seen", "etag"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The commit a reconcile job renders, and the job's own commit when a newer one wins."""
+
+    branch: str | None
+    commit: str | None
+    superseded: str | None = None
 
 
 class Service:
@@ -94,6 +117,8 @@ class Service:
             return self.route(str(job.payload["guid"]))
         if job.kind in (RECONCILE, PREVIEW):
             return self.reconcile(job)
+        if job.kind == POLL:
+            return self.poll(job)
         raise UserError(f"unknown job kind {job.kind!r}")
 
     # --- routing deliveries -----------------------------------------------------------------
@@ -160,18 +185,49 @@ class Service:
         wanted = config.source_branch or push.repository.default_branch
         if push.branch != wanted:
             return f"ignored: push to {push.branch}, gitbot follows {wanted}"
-        affected = affected_promises(self._snapshot(source, repo, push.before), after)
+        # What the poller compares the branch's head with: this head is on its way.
+        self.store.merge_summary(repo, {BRANCH: wanted, SEEN: push.after})
+        return self._queue_changes(source, repo, push.before, after, guid, "push")
+
+    def _queue_changes(
+        self,
+        source: CachedRepo,
+        repo: str,
+        before: str,
+        after: SourceSnapshot,
+        guid: str | None,
+        reason: str,
+    ) -> str:
+        """Queue a reconcile of each Promise that changed between two commits (all: None)."""
+        commit = after.commit
+        affected = affected_promises(self._snapshot(source, repo, before), after)
         if affected is None:
-            self.store.enqueue(RECONCILE, repo, None, push.after, {"reason": "push"}, guid)
-            return f"reconcile of {repo} at {push.after[:12]} queued"
+            self.store.enqueue(RECONCILE, repo, None, commit, {"reason": reason}, guid)
+            return f"reconcile of {repo} at {commit[:12]} queued"
         for promise in sorted(affected):
-            self.store.enqueue(RECONCILE, repo, promise, push.after, {"reason": "push"}, guid)
+            self.store.enqueue(RECONCILE, repo, promise, commit, {"reason": reason}, guid)
         if not affected:
             return "no Promise changed"
-        return f"queued {', '.join(sorted(affected))} at {push.after[:12]}"
+        return f"queued {', '.join(sorted(affected))} at {commit[:12]}"
+
+    def poll(self, job: Job) -> dict[str, Any]:
+        """Route a head the poller found as if its push had been delivered (from `before`)."""
+        repo, commit = job.repository, job.commit
+        if commit is None:
+            raise UserError(f"poll job {job.id} names no commit")
+        source = self.cache.open(repo)
+        if not source.has_commit(commit):
+            raise ExternalError(f"commit {commit[:12]} of {repo} is not fetchable yet")
+        after = read_snapshot(source, repo, commit)
+        if not after.config.state_repository:
+            return {"source": repo, "outcome": "ignored: no stateRepository in .gitbot.yaml"}
+        before = str(job.payload.get("before") or ZERO_SHA)
+        outcome = self._queue_changes(source, repo, before, after, None, "poll")
+        log.info("poll of %s: %s", repo, outcome, extra={"repository": repo, "job": job.id})
+        return {"source": repo, "commit": commit, "outcome": outcome}
 
     def _snapshot(self, source: CachedRepo, repo: str, commit: str) -> SourceSnapshot | None:
-        if commit == ZERO_SHA:
+        if commit == ZERO_SHA or not source.has_commit(commit):
             return None
         try:
             return read_snapshot(source, repo, commit)
@@ -257,10 +313,11 @@ class Service:
     def reconcile(self, job: Job) -> dict[str, Any]:
         started = time.monotonic()
         repo = job.repository
+        target = Target(None, job.commit) if job.kind == PREVIEW else self._newest(job)
         request = ReconcileRequest(
             source=repo,
             source_url=repo,
-            source_ref=job.commit,
+            source_ref=target.commit,
             only=(job.promise,) if job.promise else (),
             preview=job.kind == PREVIEW,
             resume=job.payload.get("reason") == RETRY_REASON,
@@ -291,8 +348,7 @@ class Service:
                 # Recorded like a reconcile, so that the scheduler does not queue it again at
                 # every start.
                 outcome = "not a source repository"
-                summary = json.dumps({"outcome": outcome})
-                self.store.set_last_reconcile(repo, datetime.now(UTC), summary)
+                self.store.merge_summary(repo, {"outcome": outcome}, datetime.now(UTC))
                 return {"source": repo, "outcome": outcome}
             outcome = "failed" if report.failed else "succeeded"
         finally:
@@ -303,22 +359,77 @@ class Service:
             )
         self._observe_rate_limit(repo)
         now = datetime.now(UTC)
-        if job.promise is None and job.kind == RECONCILE:
-            summary = json.dumps({"outcome": outcome, "interval": _interval(report.snapshot)})
-            self.store.set_last_reconcile(repo, now, summary)
+        if job.kind == RECONCILE:
+            values: dict[str, Any] = {}
+            if job.promise is None:
+                values = {"outcome": outcome, "interval": _interval(report.snapshot)}
+            if target.branch is not None and self._newer_than_rendered(repo, report):
+                values.update({BRANCH: target.branch, RENDERED: report.snapshot.commit})
+            self.store.merge_summary(repo, values, now if job.promise is None else None)
         if job.kind != PREVIEW:
             self.store.add_retries(repo, _retries(report, now))
             for promise in report.succeeded_promises():
                 LAST_SUCCESSFUL_RECONCILE.labels(repository=repo, promise=promise).set(
                     now.timestamp()
                 )
+        if target.superseded is not None:
+            self._superseded(job, report, target)
         result = _result(report, feedback.pr_urls)
+        if target.superseded is not None:
+            result["superseded"] = target.superseded
         result["check_runs"] = (
             f"{web_url(self.github.settings.api_url)}/{repo}/commit/{report.snapshot.commit}/checks"
         )
         if report.failed:
             raise JobFailed(_failure(report), result)
         return result
+
+    def _newest(self, job: Job) -> Target:
+        """The newest commit of the followed branch, fetched now; see the module docstring."""
+        source = self.cache.open(job.repository)  # opening fetches
+        default = source.default_branch()
+        if default is None:
+            return Target(None, job.commit)  # an empty repository: reconcile says so
+        tip = job.commit if job.commit is not None else source.resolve(default)
+        if job.commit is not None and not source.has_commit(job.commit):
+            # Pushed but not served yet (or force-pushed away): retried with backoff.
+            raise ExternalError(f"commit {job.commit[:12]} of {job.repository} is not fetchable")
+        branch = read_config(source, tip).source_branch or default
+        head = source.branch_sha(branch)
+        if head is None or job.commit == head:
+            return Target(branch if head else None, job.commit or head)
+        if job.commit is None:
+            return Target(branch, head)
+        if source.is_ancestor(head, job.commit):
+            return Target(branch, job.commit)  # the fetch is behind the delivery
+        # An ancestor of the head, or gone from the branch after a force-push: the head wins.
+        return Target(branch, head, superseded=job.commit)
+
+    def _newer_than_rendered(self, repo: str, report: ReconcileReport) -> bool:
+        """False when a job that finished first already rendered a newer commit."""
+        rendered = (self.store.summary(repo) or {}).get(RENDERED)
+        commit = report.snapshot.commit
+        if not isinstance(rendered, str) or rendered == commit:
+            return True
+        source = self.cache.open(repo)
+        return not (source.has_commit(rendered) and source.is_ancestor(commit, rendered))
+
+    def _superseded(self, job: Job, report: ReconcileReport, target: Target) -> None:
+        """Neutral check runs on the job's older commit, naming and linking the newer one."""
+        assert target.superseded is not None and target.branch is not None
+        newer = report.snapshot.commit
+        url = f"{web_url(self.github.settings.api_url)}/{job.repository}/commit/{newer}"
+        promises = [job.promise] if job.promise else sorted(report.outcomes)
+        checks = CheckRuns(self.github.repo(job.repository), target.superseded, url)
+        for promise in promises:
+            checks.finish(superseded_report(promise, target.branch, newer, url))
+        log.info(
+            "job %d: %s superseded by %s",
+            job.id,
+            target.superseded[:12],
+            newer[:12],
+            extra={"job": job.id, "repository": job.repository, "commit": newer},
+        )
 
     def _observe_rate_limit(self, repo: str) -> None:
         # PyGithub keeps the last response's x-ratelimit-* headers: no extra call needed.

@@ -15,6 +15,9 @@ worker takes over within one lease. A lease row rather than a PostgreSQL advisor
 lock belongs to one pooled connection (lost silently with it, or shared wrongly behind a
 transaction-pooling proxy), while a row works the same on SQLite and PostgreSQL, shows who holds
 it until when, and follows the same rule as job leases.
+
+The poller (gitbot.work.poller), when on, runs here too, every poll interval from start-up on,
+under the same lease: one process polls, never one per web or worker process.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from gitbot.errors import GitbotError
 from gitbot.work.handlers import RECONCILE, RETRY_REASON
+from gitbot.work.poller import Poller
 from gitbot.work.store import Store
 
 log = logging.getLogger("gitbot.scheduler")
@@ -50,6 +54,8 @@ class PeriodicReconciles:
         retention: float = 30 * 86400.0,
         lease: float = 60.0,
         holder: str | None = None,
+        poller: Poller | None = None,
+        poll_interval: float = 0.0,
     ) -> None:
         self.store = store
         self.default_interval = default_interval
@@ -92,6 +98,17 @@ class PeriodicReconciles:
             max_instances=1,
             coalesce=True,
         )
+        if poller is not None and poll_interval > 0:
+            self.scheduler.add_job(
+                self._as_leader,
+                "interval",
+                args=[_logged(poller.poll)],
+                seconds=poll_interval,
+                id="poll",
+                next_run_time=datetime.now(UTC),  # catch up at start-up too
+                max_instances=1,
+                coalesce=True,
+            )
 
     def start(self) -> None:
         self.scheduler.start()
@@ -161,6 +178,17 @@ class PeriodicReconciles:
             return float(json.loads(last_result or "{}").get("interval") or self.default_interval)
         except (ValueError, AttributeError):
             return self.default_interval
+
+
+def _logged(poll: Callable[[], int]) -> Callable[[], int]:
+    def run() -> int:
+        try:
+            return poll()
+        except Exception:  # APScheduler would only log it at its own level
+            log.exception("the poller failed; it tries again at the next interval")
+            return 0
+
+    return run
 
 
 def _fraction(name: str) -> float:
