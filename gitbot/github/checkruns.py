@@ -200,6 +200,7 @@ class CheckRuns:
                     conclusion=report.conclusion,
                     completed_at=datetime.now(UTC),
                     output=output,
+                    details_url=self.details_url or github.GithubObject.NotSet,
                 ),
             )
         else:
