@@ -420,7 +420,10 @@ class Service:
         newer = report.snapshot.commit
         url = f"{web_url(self.github.settings.api_url)}/{job.repository}/commit/{newer}"
         promises = [job.promise] if job.promise else sorted(report.outcomes)
-        checks = CheckRuns(self.github.repo(job.repository), target.superseded, url)
+        # A Re-run click on an older commit gets new check runs, as GitHub expects, saying why
+        # the head was rendered instead: a rerun never takes a pull request backwards.
+        new = job.payload.get("reason") == RERUN_REASON
+        checks = CheckRuns(self.github.repo(job.repository), target.superseded, url, new=new)
         for promise in promises:
             checks.finish(superseded_report(promise, target.branch, newer, url))
         log.info(

@@ -740,7 +740,8 @@ def test_re_run_clicks_run_that_promise_or_all_again_at_that_commit(
     head = push(server, bot, work, {**examples(), "waiter/promise.yaml": waiter}, "rerun-base")
     wait_for(lambda: completed_check_runs(server, head, 2), what="the first check runs")
     wait_for(lambda: delivery_outcome(bot, "rerun-base"), what="the push's work to finish")
-    # A newer commit on the branch: the click still reruns the commit it was made on.
+    # A newer commit on the branch: the click still answers on the commit it was made on
+    # (new check runs), and renders the branch's head (never backwards).
     push(server, bot, work, {"notes.txt": "x\n"}, "rerun-later")
     wait_for(lambda: delivery_outcome(bot, "rerun-later"), what="the second push's work")
 
