@@ -33,6 +33,8 @@ ACTOR = re.compile(r"[\w.@+ -]{1,64}")  # a name fit for logs: no newlines or co
 def protect_reading() -> None:
     """Refuse a reader without the runs token (or from another machine when there is none)."""
     token = current_app.config["GITBOT"].runs_token
+    if token is not None and request.endpoint == "console.read_sign_in":
+        return  # the form that takes the token checks it itself
     if token is None:
         if request.remote_addr not in ("127.0.0.1", "::1"):
             abort(403, "the console answers only this machine unless GITBOT_RUNS_TOKEN is set")

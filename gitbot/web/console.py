@@ -8,8 +8,10 @@ same-site form (see access.py), and are written to the JSON log with who asked.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import (
@@ -22,15 +24,17 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from gitbot.web import access, overview
-from gitbot.web.pages import context
+from gitbot.web.pages import context, error_page
 
 log = logging.getLogger("gitbot.console")
 blueprint = Blueprint("console", __name__)
 blueprint.before_request(access.protect_reading)
 blueprint.after_request(access.remember)
 blueprint.context_processor(context)
+blueprint.register_error_handler(HTTPException, error_page)
 REPOSITORIES_PER_PAGE = 10  # with 10 Promises each, about 100 rows as on the other pages
 REFRESH_SECONDS = 15
 PROMISE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a Kubernetes object name
@@ -52,9 +56,10 @@ def index() -> Response:
     known = names
     if repository:
         names = [n for n in names if n == repository]
-    if promise or result:
-        # Filtering by Promise or result needs every repository's rows: page after filtering.
-        rows = overview.build(
+    # Every repository's rows, so that the summary counts them all and a failure sorts onto
+    # page 1 whatever its name: paging happens after sorting.
+    everything = overview.failures_first(
+        overview.build(
             config.store,
             config.status(),
             names,
@@ -63,22 +68,19 @@ def index() -> Response:
             result=result,
             cache=config.results,
         )
-        total = len(rows)
-        rows = rows[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
-    else:
-        total = len(names)
-        shown = names[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
-        rows = overview.build(
-            config.store, config.status(), shown, config.reconcile_interval, cache=config.results
-        )
-    refresh = request.args.get("refresh") != "0"
+    )
+    total = len(everything)
     pages = max(1, -(-total // REPOSITORIES_PER_PAGE))
+    page = min(page, pages)
+    rows = everything[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
+    refresh = request.args.get("refresh") != "0"
     return Response(
         render_template(
             "console.html",
             title="overview",
             rows=rows,
-            counts=overview.counts(rows),
+            counts=overview.counts(everything),
+            failing=sum(1 for r in everything if r.failing),
             results=overview.RESULTS,
             repositories=known,
             filters={"repository": repository, "promise": promise, "result": result},
@@ -117,6 +119,25 @@ def promise() -> Response:
     return Response(render_template("promise.html", title=f"{repository}: {name}", row=found[0]))
 
 
+@blueprint.get("/console/signin")
+def signin() -> Response:
+    """The sign-in form on a page of its own: the overview's auto-refresh cannot wipe it."""
+    return Response(render_template("signin.html", title="sign in", next=_back(request.args)))
+
+
+@blueprint.post("/console/read-token")
+def read_sign_in() -> Any:
+    """Take GITBOT_RUNS_TOKEN from the form on a 401 page and keep it in the read cookie."""
+    access.check_same_site()
+    token = current_app.config["GITBOT"].runs_token
+    given = request.form.get("token", "")
+    if token is None or not hmac.compare_digest(given.encode(), str(token).encode()):
+        abort(401, "wrong token: the console needs GITBOT_RUNS_TOKEN")
+    response = redirect(_back(), code=303)
+    response.set_cookie(access.READ_COOKIE, given, httponly=True, samesite="Strict")
+    return response
+
+
 @blueprint.post("/console/sign-in")
 def sign_in() -> Any:
     access.check_same_site()
@@ -152,6 +173,14 @@ def reconcile_now() -> Any:
         abort(404, f"gitbot does not know the repository {repository!r}")
     if promise is not None and not PROMISE_NAME.fullmatch(promise):
         abort(400, f"not a Promise name: {promise!r}")
+    if promise is not None and promise not in overview.known_promises(
+        config.store, config.status(), repository, config.reconcile_interval
+    ):
+        abort(
+            404,
+            f"{repository} has no Promise {promise!r} that gitbot knows of: reconcile the "
+            "whole repository to find new Promises",
+        )
     job = config.store.enqueue(
         overview.RECONCILE, repository, promise, None, {"reason": "console", "actor": actor}
     )
@@ -170,9 +199,9 @@ def _who(actor: str) -> dict[str, Any]:
     return {"actor": actor, "remote": request.remote_addr}
 
 
-def _back() -> str:
-    """Where to go after a sign-in: a path on this site only."""
-    target = request.form.get("next", "")
+def _back(fields: Mapping[str, str] | None = None) -> str:
+    """Where to go after a sign-in (`next` of the form): a path on this site only."""
+    target = (request.form if fields is None else fields).get("next", "")
     if target.startswith("/") and not target.startswith("//"):
         return target
     return url_for("console.index")

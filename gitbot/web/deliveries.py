@@ -16,9 +16,10 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from gitbot.web import access
-from gitbot.web.pages import context
+from gitbot.web.pages import context, error_page
 from gitbot.work.handlers import ROUTE
 from gitbot.work.store import DELIVERY_STATUSES, RERUNNABLE
 
@@ -27,6 +28,7 @@ blueprint = Blueprint("deliveries", __name__)
 blueprint.before_request(access.protect_reading)
 blueprint.after_request(access.remember)
 blueprint.context_processor(context)
+blueprint.register_error_handler(HTTPException, error_page)
 PAGE_SIZE = 100
 
 

@@ -89,6 +89,11 @@ class RepositoryRow:
     promises: Sequence[PromiseRow] = field(default_factory=list)
     problem: Job | None = None  # its newest whole reconcile, when it failed before any object ran
 
+    @property
+    def failing(self) -> bool:
+        """Whether a Promise of it failed, or its last whole reconcile failed before any ran."""
+        return self.problem is not None or any(p.result == "failed" for p in self.promises)
+
 
 class ResultCache:
     """Finished jobs' results, decoded once per process: a finished job's result never changes,
@@ -163,6 +168,19 @@ def build(
     return rows
 
 
+def known_promises(
+    store: Store, status: StatusStore | None, repository: str, default_interval: float
+) -> set[str]:
+    """The Promises a reconcile of this repository has found (the overview's rows)."""
+    rows = build(store, status, [repository], default_interval)
+    return {p.promise for r in rows for p in r.promises}
+
+
+def failures_first(rows: Iterable[RepositoryRow]) -> list[RepositoryRow]:
+    """Repositories with a failure first, then the rest; by name within each group."""
+    return sorted(rows, key=lambda r: (not r.failing, r.name))
+
+
 def _crashed(finished: Sequence[Job]) -> Job | None:
     """The newest whole reconcile if it failed before running any object (e.g. git failed)."""
     whole = max((j for j in finished if j.promise is None), key=lambda j: j.id, default=None)
@@ -187,8 +205,11 @@ def _promise_rows(
     own = {j.promise: j for j in finished if j.promise is not None}
     grouped = {j.id: _objects_by_promise(j) for j in [*own.values(), *([whole] if whole else [])]}
     in_whole = set(grouped[whole.id]) if whole is not None else set()
-    names = set(own) | in_whole | {j.promise for j in active if j.promise}
+    # Only Promises a reconcile found in the source (in a run's objects or the status store):
+    # a job asked for a name the source does not have must not leave a row behind.
+    names = in_whole | {p for j in own.values() for p in grouped[j.id]}
     names |= {key.split("/")[3] for key in statuses if key.startswith("platform.kratix.io/")}
+    names.discard("")
     rows = []
     for promise in sorted(names):
         job = own.get(promise)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from gitbot.web import access
 
@@ -37,3 +39,26 @@ def seconds(value: float | None) -> str:
         return f"{value:.1f} s"
     minutes, rest = divmod(round(value), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def error_page(error: HTTPException) -> tuple[str, int]:
+    """A refused or failed console request as a page of the console (navigation, sign-in).
+
+    401 (no read token) offers a form for GITBOT_RUNS_TOKEN; a 403 that needs the console
+    token links to the sign-in page."""
+    code = error.code or 500
+    message = error.description or error.name
+    referrer = urlsplit(request.referrer or "")
+    same_site = referrer.netloc == request.host and referrer.path.startswith("/")
+    back = referrer.path + (f"?{referrer.query}" if referrer.query else "") if same_site else "/"
+    html = render_template(
+        "error.html",
+        title=f"{code} {error.name}",
+        message=message,
+        needs_read_token=code == 401,
+        needs_sign_in=code == 403
+        and "console token" in message
+        and current_app.config["GITBOT"].console_token is not None,
+        back=back,
+    )
+    return html, code

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -260,8 +261,7 @@ def test_a_failed_job_fails_only_the_promises_whose_objects_failed(
     assert store.fail(crashed.id, "w1", "cannot fetch acme/other: timed out")
     store.enqueue("reconcile", "acme/other", "pg", None, {"reason": "push"})
     other = page(client, "/console?repository=acme/other")
-    row = other[other.index('data-promise="pg"') :].split("</tr>")[0]
-    assert "never run" in row and ">queued</a>" in row
+    assert 'data-promise="pg"' not in other  # no reconcile has found pg yet
     assert (
         f'<p class="failed" role="alert">The last whole reconcile (<a href="/runs/{crashed.id}">'
         in other
@@ -285,6 +285,7 @@ def test_reconcile_now_needs_the_console_token_and_a_same_site_form(
     client: FlaskClient, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     store.register_repository("acme/source", 1)
+    finish(store, "acme/source", None, run_result("acme/source", "a" * 40, [FAILING]))
     token = csrf(client)
     form = {"csrf": token, "repository": "acme/source", "promise": "postgres"}
     refused = client.post("/console/reconcile", data=form, environ_base=LOCAL)
@@ -333,8 +334,11 @@ def test_reconcile_now_needs_the_console_token_and_a_same_site_form(
 def test_without_a_console_token_setting_nobody_may_act(store: Store) -> None:
     store.register_repository("acme/source", 1)
     client = create_app(WebConfig(Secret("s"), store)).test_client()
-    token = csrf(client)
-    assert "read only (no GITBOT_CONSOLE_TOKEN)" in page(client, "/console")
+    html = page(client, "/console")
+    assert "read only (no GITBOT_CONSOLE_TOKEN)" in html
+    assert "Reconcile now" not in html and "Sign in to act" not in html  # no dead buttons
+    token = "a-form-token"  # as a page with a form would have handed out
+    client.set_cookie("gitbot_csrf", token)
     form = {"csrf": token, "repository": "acme/source", "console_token": "", "actor": "x"}
     refused = client.post("/console/reconcile", data=form, environ_base=LOCAL)
     assert refused.status_code == 403
@@ -485,3 +489,141 @@ def test_the_next_scheduled_run_follows_the_repositorys_interval(
     assert due is not None
     when = datetime.fromisoformat(due.group(1)).replace(tzinfo=UTC)
     assert at + timedelta(hours=1) <= when <= at + timedelta(hours=1, minutes=6)
+
+
+def test_a_failure_on_a_later_page_sorts_onto_page_one_and_counts_in_the_summary(
+    client: FlaskClient, store: Store
+) -> None:
+    for i in range(25):
+        repo = f"acme/repo-{i:02d}"
+        store.register_repository(repo, 1)
+        finish(store, repo, None, run_result(repo, f"{i:040d}", [obj("redis", "redis")]))
+    late = "acme/repo-24"  # page 3 by name
+    finish(store, late, "postgres", run_result(late, "f" * 40, [FAILING]))
+    first = page(client, "/console")
+    assert sections(first)[0] == late
+    assert sections(first)[1:] == [f"acme/repo-{i:02d}" for i in range(9)]
+    # The summary counts every repository's Promises, not only this page's.
+    assert '<span class="badge bad">1 failed</span>' in first
+    assert '<span class="badge good">25 succeeded</span>' in first
+    assert "25 repositories, 1 with a failure (listed first), page 1 of 3" in first
+    second = page(client, "/console?page=2")
+    assert late not in sections(second)
+    assert '<span class="badge bad">1 failed</span>' in second
+
+
+def test_an_empty_filter_result_says_so_and_pages_beyond_the_last_are_clamped(
+    client: FlaskClient, store: Store
+) -> None:
+    for i in range(15):
+        store.register_repository(f"acme/repo-{i:02d}", 1)
+    beyond = page(client, "/console?page=9")
+    assert "page 2 of 2" in beyond and "page 9" not in beyond
+    assert sections(beyond) == [f"acme/repo-{i:02d}" for i in range(10, 15)]
+    nothing = page(client, "/console?promise=nope")
+    assert "Nothing matches these filters" in nothing
+    assert "No source repository yet" not in nothing
+
+
+def test_reconcile_now_refuses_a_promise_no_reconcile_has_found(
+    client: FlaskClient, store: Store
+) -> None:
+    finish(store, "acme/source", None, run_result("acme/source", "a" * 40, [obj("redis", "redis")]))
+    token = csrf(client)
+    signed = {"csrf": token, "actor": "ops", "console_token": CONSOLE}
+    assert client.post("/console/sign-in", data=signed, environ_base=LOCAL).status_code == 302
+    form = {"csrf": token, "repository": "acme/source", "promise": "typo"}
+    refused = client.post("/console/reconcile", data=form, environ_base=LOCAL)
+    assert refused.status_code == 404
+    assert "acme/source has no Promise 'typo' that gitbot knows of" in unescape(
+        refused.get_data(as_text=True)
+    )
+    assert store.queue_depth() == 0
+    # Even a job that ran for a name the source lacks (e.g. queued before the Promise was
+    # removed) leaves no row: only Promises a reconcile found are listed.
+    finish(store, "acme/source", "gone", run_result("acme/source", "b" * 40, []))
+    html = page(client, "/console")
+    assert 'data-promise="gone"' not in html and 'data-promise="redis"' in html
+    gone = client.post("/console/reconcile", data={**form, "promise": "gone"}, environ_base=LOCAL)
+    assert gone.status_code == 404
+    known = client.post("/console/reconcile", data={**form, "promise": "redis"}, environ_base=LOCAL)
+    assert known.status_code == 303
+
+
+def test_the_sign_in_form_has_its_own_page_that_does_not_refresh(
+    client: FlaskClient, store: Store
+) -> None:
+    store.register_repository("acme/source", 1)
+    overview = page(client, "/console")
+    assert '<meta http-equiv="refresh"' in overview
+    assert 'name="console_token"' not in overview  # a refresh would wipe a half-filled form
+    assert 'href="/console/signin?next=/console">Sign in to act</a>' in overview
+    signin = page(client, "/console/signin?next=/console?refresh%3D0")
+    assert "http-equiv" not in signin
+    form = signin.split('<form class="signin"')[1].split("</form>")[0]
+    assert 'action="/console/sign-in"' in form and 'name="console_token"' in form
+    assert '<input type="hidden" name="next" value="/console?refresh=0">' in form
+    token = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert token is not None
+    signed = client.post(
+        "/console/sign-in",
+        data={"csrf": token.group(1), "actor": "Ada", "console_token": CONSOLE, "next": "/x"},
+        environ_base=LOCAL,
+    )
+    assert signed.status_code == 302 and signed.headers["Location"] == "/x"
+    assert "Signed in as <strong>Ada</strong>" in page(client, "/console")
+    # Only paths on this site: never off to another one after signing in.
+    away = page(client, "/console/signin?next=//evil.example/")
+    assert 'name="next" value="/console"' in away
+
+
+def test_refused_actions_render_in_the_console_with_a_way_to_sign_in(
+    client: FlaskClient, store: Store
+) -> None:
+    finish(store, "acme/source", None, run_result("acme/source", "a" * 40, [FAILING]))
+    token = csrf(client)
+    refused = client.post(
+        "/console/reconcile",
+        data={"csrf": token, "repository": "acme/source", "promise": "postgres"},
+        headers={"Referer": "http://localhost/console?refresh=0"},
+        environ_base=LOCAL,
+    )
+    assert refused.status_code == 403
+    body = refused.get_data(as_text=True)
+    assert '<nav aria-label="console">' in body and "<title>gitbot — 403 Forbidden</title>" in body
+    assert "this action needs the console token" in body
+    assert 'href="/console/signin?next=/console?refresh%3D0">Sign in to act</a>' in body
+    missing = client.get("/runs/999", environ_base=LOCAL)
+    assert missing.status_code == 404 and "there is no run 999" in missing.get_data(as_text=True)
+    assert '<nav aria-label="console">' in missing.get_data(as_text=True)
+
+
+def test_without_the_read_token_the_console_asks_for_it_in_a_form(
+    store: Store, tmp_path: Path
+) -> None:
+    config = WebConfig(Secret("s"), store, runs_token=Secret("read-token"))
+    client = create_app(config).test_client()
+    refused = client.get("/console?refresh=0", environ_base=LOCAL)
+    assert refused.status_code == 401
+    body = refused.get_data(as_text=True)
+    assert '<nav aria-label="console">' in body
+    form = body.split('<form class="signin"')[1].split("</form>")[0]
+    assert 'action="/console/read-token"' in form and 'type="password"' in form
+    assert '<input type="hidden" name="next" value="/console?refresh=0">' in form
+    token = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert token is not None
+    wrong = client.post(
+        "/console/read-token",
+        data={"csrf": token.group(1), "token": "nope", "next": "/console"},
+        environ_base=LOCAL,
+    )
+    assert wrong.status_code == 401 and "wrong token" in wrong.get_data(as_text=True)
+    assert client.get("/console", environ_base=LOCAL).status_code == 401
+    right = client.post(
+        "/console/read-token",
+        data={"csrf": token.group(1), "token": "read-token", "next": "/console?refresh=0"},
+        environ_base=LOCAL,
+    )
+    assert right.status_code == 303 and right.headers["Location"] == "/console?refresh=0"
+    assert client.get("/console?refresh=0", environ_base=LOCAL).status_code == 200
+    assert client.get("/runs", environ_base=LOCAL).status_code == 200
