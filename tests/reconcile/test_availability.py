@@ -12,17 +12,16 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from builders import BUSYBOX
-from gitfixtures import commit_all, files_on, init_source, init_state, show, write
+from gitfixtures import commit_all, files_on, show, write
 
 from gitbot import yamlio
-from gitbot.cli import main
 
-Reconcile = Callable[..., tuple[int, str]]
 # The Promise's own pipeline leaves the object.yaml it was given, so tests can read the status
 # gitbot handed it.
 KEEP_INPUT = "cp /kratix/input/object.yaml /kratix/output/promise-object.yaml"
+
+Reconcile = Callable[..., tuple[int, str]]  # the `reconcile` fixture of conftest.py
 
 
 def pipelines(scripts: dict[str, str], indent: str) -> str:
@@ -96,38 +95,6 @@ def request_yaml(promise: str, name: str = "one", size: str = "small") -> str:
         f"apiVersion: example.gitbot.dev/v1\nkind: {promise.capitalize()}\n"
         f"metadata: {{name: {name}}}\nspec: {{size: {size}}}\n"
     )
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    return init_source(tmp_path / "source", with_examples=False)
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return init_state(tmp_path / "state.git")
-
-
-@pytest.fixture
-def reconcile(
-    engine_url: str,
-    source: Path,
-    state: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Reconcile:
-    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
-
-    def run(*extra: str) -> tuple[int, str]:
-        capsys.readouterr()
-        code = main(
-            ["reconcile", "--source", str(source), "--state", str(state), "--direct", *extra]
-        )
-        printed = capsys.readouterr()
-        return code, printed.out + printed.err
-
-    return run
 
 
 APP_REQUEST = "default/resources/default/app/one/render/5058f/r.yaml"

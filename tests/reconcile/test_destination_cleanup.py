@@ -12,14 +12,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from builders import BUSYBOX
-from gitfixtures import commit_all, files_on, init_source, init_state, write
+from gitfixtures import commit_all, files_on, write
 
-from gitbot.cli import main
-
-Reconcile = Callable[[], tuple[int, str]]
 STORE = "stateStoreRef: {kind: GitStateStore, name: default}"
+
+Reconcile = Callable[..., tuple[int, str]]  # the `reconcile` fixture of conftest.py
 
 
 def pipeline(name: str, script: str) -> str:
@@ -73,36 +71,6 @@ def destinations(names: list[str], cleanup: str) -> str:
         f"metadata: {{name: {name}}}\nspec: {{path: {name}, cleanup: {cleanup}, {STORE}}}\n"
         for name in names
     )
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    return init_source(tmp_path / "source", with_examples=False)
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return init_state(tmp_path / "state.git")
-
-
-@pytest.fixture
-def reconcile(
-    engine_url: str,
-    source: Path,
-    state: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Reconcile:
-    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
-
-    def run() -> tuple[int, str]:
-        capsys.readouterr()
-        code = main(["reconcile", "--source", str(source), "--state", str(state), "--direct"])
-        printed = capsys.readouterr()
-        return code, printed.out + printed.err
-
-    return run
 
 
 def placed_on(state: Path) -> str:
