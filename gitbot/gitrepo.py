@@ -91,6 +91,14 @@ class GitError(ExternalError):
         return "\n".join(lines)
 
 
+class UnknownRef(GitError):
+    """A branch, tag or commit the repository does not have; `ref` is the name asked for."""
+
+    def __init__(self, message: str, ref: str) -> None:
+        self.ref = ref
+        super().__init__(message)
+
+
 class PushRejected(GitError):
     """The remote branch moved (the lease failed) or the remote refused the push."""
 
@@ -371,7 +379,7 @@ class CachedRepo:
     def resolve(self, ref: str) -> str:
         """The commit a remote branch name, tag or (abbreviated) sha names."""
         if not ref or ref.startswith("-") or any(c.isspace() for c in ref):
-            raise GitError(f"unknown ref {ref!r} in {self.url}")
+            raise UnknownRef(f"unknown ref {ref!r} in {self.url}", ref)
         names = [ref] if _SHA_RE.match(ref) else [f"{_TRACKING}{ref}", f"refs/tags/{ref}", ref]
         stdin = "".join(f"{name}^{{commit}}\n" for name in names).encode()
         result = self._run(["cat-file", "--batch-check"], stdin=stdin)
@@ -379,7 +387,7 @@ class CachedRepo:
             fields = line.split(" ")
             if len(fields) == 3 and fields[1] == "commit":
                 return fields[0]
-        raise GitError(f"unknown ref {ref!r} in {self.url}: not a branch, tag or commit")
+        raise UnknownRef(f"unknown ref {ref!r} in {self.url}: not a branch, tag or commit", ref)
 
     def list_files(self, commit: str, prefix: str = "") -> list[str]:
         """Every file path under prefix (a folder; '' for all) at commit, sorted."""

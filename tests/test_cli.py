@@ -295,6 +295,34 @@ def test_a_folder_that_is_no_repository_is_an_input_error(
     }
 
 
+def test_an_unknown_source_ref_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    source = init_source(tmp_path / "source")
+    state = init_state(tmp_path / "state.git")
+    args = ["reconcile", "--source", str(source), "--state", str(state), "--source-ref", "nope"]
+    assert main(args) == 1
+    assert capsys.readouterr().err == (
+        f"gitbot: error: --source-ref nope: not a branch, tag or commit of {source}\n"
+    )
+    assert branches(state) == []
+
+
+def test_an_unknown_only_promise_is_an_input_error_naming_the_promises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    source = init_source(tmp_path / "source")
+    state = init_state(tmp_path / "state.git")
+    args = ["reconcile", "--source", str(source), "--state", str(state), "--only", "postgress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gitbot: error: --only postgress: no such Promise in source ")
+    assert err.endswith("; the Promises: app-namespace, postgres\n")
+    assert [b for b in branches(state) if b.startswith("gitbot/")] == []
+
+
 def test_a_relative_state_repository_is_relative_to_the_source_not_the_cwd(
     example_images: list[str],
     tmp_path: Path,

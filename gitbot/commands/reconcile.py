@@ -20,7 +20,7 @@ from typing import TextIO
 from gitbot.commands import jsonout
 from gitbot.commands.progress import ConsoleProgress, wants_progress
 from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, UserError
-from gitbot.gitrepo import CachedRepo, GitError, RepoCache
+from gitbot.gitrepo import CachedRepo, GitError, RepoCache, UnknownRef
 from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.runner import PLATFORM_API_OFF, ContainerRun, WorkflowRunner
 from gitbot.pipeline.setup import RunnerConfig, make_runner, runner_config
@@ -82,6 +82,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> ReconcileReport:
         source_ref=args.source_ref,
         direct=args.direct,
         only=tuple(args.only),
+        only_known=True,
         resume=args.resume,
     )
     feedback: Feedback = _Console(out, LocalFeedback())
@@ -96,7 +97,15 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> ReconcileReport:
         print(PLATFORM_API_OFF, file=out)
     runners = _runner_factory(config, out, lock, redactor, progress)
     with StatusStore(settings.data_dir / "status.sqlite") as status:
-        return reconcile(request, opener, status, runners, feedback, workers=settings.workers)
+        try:
+            return reconcile(request, opener, status, runners, feedback, workers=settings.workers)
+        except UnknownRef as e:
+            # A ref the user typed is their input error; any other unknown ref stays external.
+            if args.source_ref is None or e.ref != args.source_ref:
+                raise
+            raise UserError(
+                f"--source-ref {args.source_ref}: not a branch, tag or commit of {source}"
+            ) from e
 
 
 class LocalRepoCheck:

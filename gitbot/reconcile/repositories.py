@@ -58,6 +58,7 @@ class ReconcileRequest:
     source_ref: str | None = None
     direct: bool = False
     only: tuple[str, ...] = ()
+    only_known: bool = False  # a name in `only` that no Promise has is an UnknownPromise
     preview: bool = False  # compute the branches' changes and report them; push nothing
     # A retryAfter rerun: suspended objects resume from their suspended pipeline, as Kratix does.
     resume: bool = False
@@ -100,6 +101,10 @@ _BAD_RESULTS = ("failed", "rejected", "human-commit")
 
 def _result_of(report: ReconcileReport, branch: str) -> str | None:
     return next((r.action for r in report.results if r.branch == branch), None)
+
+
+class UnknownPromise(UserError):
+    """`only` names a Promise neither the source nor the state repository has."""
 
 
 class NotASourceRepository(UserError):
@@ -176,9 +181,18 @@ def reconcile(
     base = StateBase(state_repo, base_branch(state_repo, config.base_branch))
     report = ReconcileReport(snapshot, ref, state, base)
     promises = sorted({p.name for p in snapshot.promises})
-    feedback.started(report, [p for p in promises if not request.only or p in request.only])
     base_paths = set(base.repo.list_files(base.sha))
     base_records = _records(base.repo, base.sha, base_paths)
+    feedback.started(report, [p for p in promises if not request.only or p in request.only])
+    if request.only_known:
+        # A Promise that left the source but whose records remain still has deletes to run.
+        known = sorted({*promises, *(key.promise for key in base_records)})
+        unknown = [name for name in request.only if name not in known]
+        if unknown:
+            raise UnknownPromise(
+                f"--only {', '.join(unknown)}: no such Promise in source {request.source} at "
+                f"{commit[:12]} or in state {state}; the Promises: {', '.join(known) or 'none'}"
+            )
     recorded = _destination_records(base.repo, base.sha, base_paths)
     current = {d.name for d in snapshot.destinations}
     ctx = ReconcileContext(
