@@ -209,7 +209,7 @@ def test_the_overview_shows_each_promise_with_its_result_pr_check_run_and_status
     # A healthy Promise shows a summary, and its objects' statuses one click away.
     redis = html[html.index('data-promise="redis"') :].split("</tr>")[0]
     link = '<a href="/console/promise?repository=acme/source&amp;promise=redis">1 object</a>'
-    assert link in redis and "1 Succeeded" in redis
+    assert link in redis and "pipeline phases: 1 Succeeded" in redis
     details = page(client, "/console/promise?repository=acme/source&promise=redis")
     assert "Available" in details  # the status store's message wins over the run's
     assert 'render <span class="succeeded">Succeeded</span> (2 attempts)' in details
@@ -627,3 +627,20 @@ def test_without_the_read_token_the_console_asks_for_it_in_a_form(
     assert right.status_code == 303 and right.headers["Location"] == "/console?refresh=0"
     assert client.get("/console?refresh=0", environ_base=LOCAL).status_code == 200
     assert client.get("/runs", environ_base=LOCAL).status_code == 200
+
+
+def test_long_hashes_and_urls_do_not_widen_the_run_and_promise_pages(
+    client: FlaskClient, store: Store
+) -> None:
+    sha = "d" * 40
+    job_id = finish(store, "acme/source", None, run_result("acme/source", sha, [obj("pg", "pg")]))
+    short = f'<code title="{sha}">{sha[:12]}</code>'
+    for path in (f"/runs/{job_id}", "/console/promise?repository=acme/source&promise=pg"):
+        html = page(client, path)
+        assert short in html, path
+        assert f">{sha}<" not in html, path  # the full hash only in the title
+    response = client.get("/static/console.css", environ_base=LOCAL)
+    css = response.get_data(as_text=True)
+    response.close()
+    assert "td,th,dd,li,p,h2,h3,h4,summary,code{overflow-wrap:anywhere}" in css
+    assert "grid-template-columns:max-content minmax(0,1fr)" in css  # dd may shrink

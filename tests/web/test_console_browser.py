@@ -175,6 +175,7 @@ def test_the_console_shows_failures_streams_logs_and_acts_only_with_the_token(
     # Its failed run: red, the failing container's exit code and its log line.
     broken.get_by_role("link", name=re.compile(r"run \d+")).click()
     page.wait_for_load_state()
+    failed_run = page.url
     assert page.locator("#verdict").inner_text() == "failed"
     assert page.locator("#verdict").evaluate("e => getComputedStyle(e).color") == RED
     body = page.locator("body").inner_text()
@@ -233,5 +234,15 @@ def test_the_console_shows_failures_streams_logs_and_acts_only_with_the_token(
     width = small.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the overview scrolls sideways on a phone ({width} px)"
     keep(small, "overview-phone.png")
+    # Nor does a run (full commit hash, check-run URL, file paths) or a Promise's page.
+    small.goto(failed_run)
+    visible_in_shot(small, "h3", "Promise broken")
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"a run page scrolls sideways on a phone ({width} px)"
+    keep(small, "failed-run-phone.png")
+    small.goto(f"{bot.url}/console/promise?repository=acme/platform-source&promise=slow")
+    assert small.locator("dl.facts").is_visible()
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"a Promise's page scrolls sideways on a phone ({width} px)"
     phone.close()
     context.close()
