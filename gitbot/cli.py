@@ -325,7 +325,8 @@ COMMANDS: tuple[Command, ...] = (
             "do not fail. Exit 0 when valid, 1 when any problem is an error.\n"
             "\n"
             "Without FILE, checks the files .gitbot.yaml selects in the current directory (the\n"
-            "whole repository, as gitbot reads it; this is what the pre-commit hook runs)."
+            "whole repository, as gitbot reads it; this is what the pre-commit hook runs). Inside\n"
+            "a git work tree only files git tracks or would add count: .gitignore is respected."
         ),
         examples=(
             ("Check two files", "gitbot validate promise.yaml resource-request.yaml"),

@@ -403,6 +403,23 @@ def test_validate_without_files_checks_the_repository_here(
     assert document["problems"][0]["path"] == "exclude"
 
 
+def test_validate_without_files_reads_what_git_would_commit_not_ignored_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = init_source(tmp_path / "source")
+    write(source, {".gitignore": "build/\n*.local.yaml\n"})
+    commit_all(source, "ignore build output")
+    write(source, {"build/broken.yaml": "a: [", "notes.local.yaml": "kind: ["})
+    write(source, {"promises/new/broken.yaml": "b: ["})  # untracked, not ignored: checked
+    monkeypatch.chdir(source)
+    assert main(["validate", "-o", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [p["file"] for p in document["problems"]] == ["promises/new/broken.yaml"]
+    assert "build/broken.yaml" not in document["files"]
+    (source / "promises" / "new" / "broken.yaml").unlink()
+    assert main(["validate"]) == 0, capsys.readouterr()
+
+
 def test_run_json_has_the_object_its_run_and_files(
     example_images: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,7 +2,8 @@
 
 Without files it checks the repository in the current directory as gitbot reads a source
 repository: `.gitbot.yaml` itself, then the files its include/exclude globs select (hidden
-folders such as `.git` left out). That is what the pre-commit hook runs, because a resource
+folders such as `.git` left out; inside a git work tree only files git tracks or would add,
+so .gitignore is respected). That is what the pre-commit hook runs, because a resource
 request can only be checked against its Promise, which may live in an unchanged file.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +21,8 @@ from gitbot.commands import jsonout
 from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, InvalidObjects, Problem
 from gitbot.kratix.loader import LoadResult, load_objects
 from gitbot.source.config import CONFIG_FILE, RepoConfig, parse_repo_config
+
+GIT_LS_FILES_TIMEOUT = 60.0  # seconds; a pre-commit hook must not hang on a stuck git
 
 
 def validate_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -67,13 +71,45 @@ def _repo_config(root: Path) -> tuple[RepoConfig, list[Problem]]:
 
 
 def repository_files(root: Path, config: RepoConfig) -> list[str]:
-    """The files under root that config selects, as relative paths, hidden folders skipped."""
+    """The files under root that config selects, as relative paths, hidden folders skipped.
+
+    Inside a git work tree only the files git would commit count (tracked, staged, and untracked
+    but not ignored), as reconcile reads only what is committed: a git-ignored file is no
+    problem of the repository. Elsewhere every file under root.
+    """
+    candidates = _git_files(root)
+    if candidates is None:
+        candidates = _walk(root)
+    return [
+        path
+        for path in candidates
+        if not any(part.startswith(".") for part in path.split("/")[:-1]) and config.selects(path)
+    ]
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """`git ls-files --cached --others --exclude-standard` under root (relative, sorted, only
+    files that exist); None when root is not in a git work tree or git cannot answer."""
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            timeout=GIT_LS_FILES_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return sorted({name for name in names if name and (root / name).is_file()})
+
+
+def _walk(root: Path) -> list[str]:
     found: list[str] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         relative = Path(folder).relative_to(root)
-        for name in sorted(names):
-            path = (relative / name).as_posix()
-            if config.selects(path):
-                found.append(path)
+        found += [(relative / name).as_posix() for name in sorted(names)]
     return found
