@@ -420,6 +420,16 @@ def test_validate_without_files_reads_what_git_would_commit_not_ignored_files(
     assert main(["validate"]) == 0, capsys.readouterr()
 
 
+def test_validate_of_a_file_that_cannot_be_read_is_an_error_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert main(["validate", DESTINATIONS, str(missing)]) == 1
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err == f"gitbot: error: {missing}: cannot read file: No such file or directory\n"
+
+
 def test_run_json_has_the_object_its_run_and_files(
     example_images: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

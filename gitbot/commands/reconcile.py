@@ -243,7 +243,7 @@ class _Console:
                 file=self.out,
             )
         for problem in objects.problems:
-            print(f"error: {problem}", file=self.out)
+            print(problem, file=self.out)  # file:line: key.path: message, as validate prints
         for warning in objects.warnings:
             print(str(warning), file=self.out)
         print(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gitbot.commands import jsonout
-from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, InvalidObjects, Problem
+from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, InvalidObjects, Problem, UserError
 from gitbot.kratix.loader import LoadResult, load_objects
 from gitbot.source.config import CONFIG_FILE, RepoConfig, parse_repo_config
 
@@ -29,6 +29,8 @@ def validate_command(args: argparse.Namespace, out: TextIO) -> int:
     """Check the files (or the repository here); print problems, or a JSON document."""
     files: Sequence[str] = args.files
     config_problems: list[Problem] = []
+    for name in files:
+        _check_readable(name)
     if not files:
         config, config_problems = _repo_config(Path.cwd())
         files = repository_files(Path.cwd(), config)
@@ -46,6 +48,18 @@ def validate_command(args: argparse.Namespace, out: TextIO) -> int:
     else:
         _print_text(result, out)
     return EXIT_USER_ERROR if result.problems else EXIT_OK
+
+
+def _check_readable(name: str) -> None:
+    """A file named on the command line that cannot be read is a fatal input error (reported
+    as `gitbot: error: ...` on stderr, like every command's), not a problem inside a file.
+
+    Raises UserError naming the file and the system's reason."""
+    try:
+        with open(name, "rb"):
+            pass
+    except OSError as e:
+        raise UserError(f"{name}: cannot read file: {e.strerror}") from e
 
 
 def _print_text(result: LoadResult, out: TextIO) -> None:

@@ -418,9 +418,10 @@ def test_a_request_its_crd_schema_refuses_runs_nothing_and_is_reported_at_its_li
     code, out = reconcile()
     assert code == 1
     assert (
-        "error: promises/app-namespace/resource-request.yaml:8: spec.environment: "
-        "must be one of 'dev', 'prod', got 'qa'"
+        "\npromises/app-namespace/resource-request.yaml:8: spec.environment: "
+        "must be one of 'dev', 'prod', got 'qa'\n"
     ) in out
+    assert "error: promises/" not in out  # the same line validate prints, no prefix
     assert "ran instance-configure/" not in out  # the request's own workflow never started
     assert "gitbot/postgres: created" in out
 
