@@ -15,7 +15,8 @@ core).
   route, template, layout and database round trips, no rows;
 - overview: the first page (10 repositories, 100 Promises with their objects), as an operator
   opens it and as its auto-refresh reloads it (results of finished jobs are decoded once per
-  process: the first request, printed too, decodes them);
+  process: the first request, printed too, decodes them). Every page reads every repository's
+  results briefly (without stored statuses) to count them and to put failures first;
 - also printed, not held to the target: the last page, and `?result=failed`, which must read
   every repository to filter (so it grows with the number of repositories).
 """

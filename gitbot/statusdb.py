@@ -132,6 +132,22 @@ class StatusStore:
             )
         return {row[0]: _from_row(row[1:]) for row in rows}
 
+    def promise_keys(self) -> dict[str, list[str]]:
+        """The keys of every stored Promise's status (`platform.kratix.io/...`), by source
+        repository: which Promises each source has, without decoding any status."""
+        with self._errors():
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT source, key FROM object_status WHERE key LIKE 'platform.kratix.io/%'"
+                )
+                .fetchall()
+            )
+        found: dict[str, list[str]] = {}
+        for source, key in rows:
+            found.setdefault(source, []).append(key)
+        return found
+
     def close(self) -> None:
         """Close every thread's connection; the store cannot be used afterwards."""
         with self._lock:

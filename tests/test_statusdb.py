@@ -85,6 +85,16 @@ def test_all_is_per_source(store: StatusStore) -> None:
     assert store.get(SOURCE, "Promise/postgres") == status("paused")
 
 
+def test_promise_keys_lists_each_sources_promises_only(store: StatusStore) -> None:
+    store.put("acme/a", "platform.kratix.io/Promise//redis", status())
+    store.put("acme/a", "example.org/Redis/default/cache", status())
+    store.put("acme/b", "platform.kratix.io/Promise//pg", status())
+    assert store.promise_keys() == {
+        "acme/a": ["platform.kratix.io/Promise//redis"],
+        "acme/b": ["platform.kratix.io/Promise//pg"],
+    }
+
+
 def test_updated_at_comes_back_in_utc(store: StatusStore) -> None:
     local = WHEN.astimezone(timezone(timedelta(hours=2)))
     stored = ObjectStatus({}, "succeeded", "h", "c", {}, local)

@@ -56,8 +56,9 @@ def index() -> Response:
     known = names
     if repository:
         names = [n for n in names if n == repository]
-    # Every repository's rows, so that the summary counts them all and a failure sorts onto
-    # page 1 whatever its name: paging happens after sorting.
+    # Every repository's results (brief: without the objects' stored statuses), so that the
+    # summary counts them all and a failure sorts onto page 1 whatever its name; then the full
+    # rows of this page only.
     everything = overview.failures_first(
         overview.build(
             config.store,
@@ -67,12 +68,26 @@ def index() -> Response:
             promise=promise,
             result=result,
             cache=config.results,
+            brief=True,
         )
     )
     total = len(everything)
     pages = max(1, -(-total // REPOSITORIES_PER_PAGE))
     page = min(page, pages)
-    rows = everything[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
+    shown = [
+        r.name
+        for r in everything[(page - 1) * REPOSITORIES_PER_PAGE : page * REPOSITORIES_PER_PAGE]
+    ]
+    full = overview.build(
+        config.store,
+        config.status(),
+        shown,
+        config.reconcile_interval,
+        promise=promise,
+        result=result,
+        cache=config.results,
+    )
+    rows = sorted(full, key=lambda r: shown.index(r.name))
     refresh = request.args.get("refresh") != "0"
     return Response(
         render_template(

@@ -137,34 +137,43 @@ def build(
     promise: str = "",
     result: str = "",
     cache: ResultCache | None = None,
+    brief: bool = False,
 ) -> list[RepositoryRow]:
-    """The overview of these repositories, Promises filtered by name and result."""
+    """The overview of these repositories, Promises filtered by name and result.
+
+    `brief`: without the objects' stored Kratix statuses (only which Promises have one): every
+    row's result, for ordering and counting many repositories at a fraction of the cost."""
     wanted = set(names)
     registered = {r.full_name: r for r in store.repositories() if r.full_name in wanted}
-    finished = (cache or ResultCache()).with_results(
+    finished_by: dict[str, list[Job]] = {}
+    for job in (cache or ResultCache()).with_results(
         store, store.latest_finished_jobs(RECONCILE, list(names))
-    )
-    active = store.active_jobs(list(names))
+    ):
+        finished_by.setdefault(job.repository, []).append(job)
+    active_by: dict[str, list[Job]] = {}
+    for job in store.active_jobs(list(names)):
+        if job.kind == RECONCILE:
+            active_by.setdefault(job.repository, []).append(job)
+    promise_keys = status.promise_keys() if brief and status is not None else {}
     rows = []
     for name in names:
         repo = registered.get(name)
         next_run, retries = _schedule(repo, default_interval)
-        statuses = status.all(name) if status is not None else {}
+        statuses: Mapping[str, ObjectStatus | None]
+        if brief:
+            statuses = dict.fromkeys(promise_keys.get(name, ()))
+        else:
+            statuses = status.all(name) if status is not None else {}
+        finished = finished_by.get(name, [])
         promises = _promise_rows(
-            name,
-            [j for j in finished if j.repository == name],
-            [j for j in active if j.repository == name and j.kind == RECONCILE],
-            statuses,
-            next_run,
-            retries,
+            name, finished, active_by.get(name, []), statuses, next_run, retries
         )
         promises = [
             p for p in promises if (not promise or p.promise == promise) and _matches(p, result)
         ]
         if promises or not (promise or result):
             last = repo.last_reconcile_at if repo else None
-            problem = _crashed([j for j in finished if j.repository == name])
-            rows.append(RepositoryRow(name, next_run, last, promises, problem))
+            rows.append(RepositoryRow(name, next_run, last, promises, _crashed(finished)))
     return rows
 
 
@@ -197,7 +206,7 @@ def _promise_rows(
     repository: str,
     finished: Sequence[Job],
     active: Sequence[Job],
-    statuses: Mapping[str, ObjectStatus],
+    statuses: Mapping[str, ObjectStatus | None],
     next_run: datetime | None,
     retries: Mapping[str, datetime],
 ) -> list[PromiseRow]:
@@ -250,7 +259,7 @@ def _promise_row(
     job: Job | None,
     objects: Sequence[Mapping[str, Any]],
     active: tuple[str | None, int | None],
-    statuses: Mapping[str, ObjectStatus],
+    statuses: Mapping[str, ObjectStatus | None],
     next_run: datetime | None,
 ) -> PromiseRow:
     result: Mapping[str, Any] = (job.result or {}) if job else {}
@@ -318,7 +327,7 @@ def _verdict(
     return "succeeded", ""
 
 
-def _object_row(o: Mapping[str, Any], statuses: Mapping[str, ObjectStatus]) -> ObjectRow:
+def _object_row(o: Mapping[str, Any], statuses: Mapping[str, ObjectStatus | None]) -> ObjectRow:
     status: Mapping[str, Any] = o.get("status") or {}
     key = "/".join(str(o.get(k, "")) for k in ("group", "kind", "namespace", "name"))
     stored = statuses.get(key)

@@ -492,13 +492,23 @@ def test_the_next_scheduled_run_follows_the_repositorys_interval(
 
 
 def test_a_failure_on_a_later_page_sorts_onto_page_one_and_counts_in_the_summary(
-    client: FlaskClient, store: Store
+    client: FlaskClient, store: Store, status: StatusStore
 ) -> None:
     for i in range(25):
         repo = f"acme/repo-{i:02d}"
         store.register_repository(repo, 1)
         finish(store, repo, None, run_result(repo, f"{i:040d}", [obj("redis", "redis")]))
     late = "acme/repo-24"  # page 3 by name
+    # A Promise known only from the status store (on page 3) counts too.
+    stored = ObjectStatus(
+        status={"message": "Available"},
+        outcome="succeeded",
+        spec_hash="h",
+        source_commit="e" * 40,
+        pipelines={},
+        updated_at=datetime.now(UTC),
+    )
+    status.put("acme/repo-23", "platform.kratix.io/Promise//cache", stored)
     finish(store, late, "postgres", run_result(late, "f" * 40, [FAILING]))
     first = page(client, "/console")
     assert sections(first)[0] == late
@@ -506,6 +516,7 @@ def test_a_failure_on_a_later_page_sorts_onto_page_one_and_counts_in_the_summary
     # The summary counts every repository's Promises, not only this page's.
     assert '<span class="badge bad">1 failed</span>' in first
     assert '<span class="badge good">25 succeeded</span>' in first
+    assert '<span class="badge idle">1 never run</span>' in first
     assert "25 repositories, 1 with a failure (listed first), page 1 of 3" in first
     second = page(client, "/console?page=2")
     assert late not in sections(second)
