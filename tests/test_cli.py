@@ -156,6 +156,22 @@ def test_a_failing_pipeline_writes_nothing(
     assert tree(out) == {"kept": "earlier output"}
 
 
+def test_run_json_of_a_failing_workflow_lists_the_failed_pipeline(
+    example_images: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = tmp_path / "request.yaml"
+    request.write_text(Path(PG_REQUEST).read_text().replace("size: large", "size: huge"))
+    assert main(["run", PG, "--resource", str(request), "-o", "json"]) == 1
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["outcome"] == "failed"
+    failed = run["pipelines"][-1]
+    assert (failed["name"], failed["outcome"], failed["outputFiles"]) == ("plan", "failed", [])
+    container = failed["containers"][-1]
+    assert (container["name"], container["exitCode"], container["timedOut"]) == ("plan", 2, False)
+    assert container["seconds"] > 0 and failed["seconds"] >= container["seconds"]
+    assert run["failure"]["pipeline"] == "plan"
+
+
 def test_delete_runs_the_delete_pipeline_and_writes_no_files(
     example_images: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

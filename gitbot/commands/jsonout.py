@@ -13,7 +13,7 @@ from typing import Any
 from gitbot.errors import Problem
 from gitbot.kratix.loader import LoadResult
 from gitbot.kratix.objects import KRATIX_API_VERSION, Destination, Promise, ResourceRequest
-from gitbot.pipeline.runner import Failure, PipelineRun, WorkflowRun
+from gitbot.pipeline.runner import ContainerRun, Failure, PipelineRun, WorkflowRun
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.publish import BranchResult
 
@@ -109,7 +109,8 @@ def workflow_run(run: WorkflowRun) -> Json:
         "workflow": target.workflow_type,
         "action": target.action,
         "outcome": run.outcome,
-        "pipelines": [_pipeline(p) for p in run.pipelines],
+        "pipelines": [_pipeline(p) for p in run.pipelines]
+        + ([] if run.failure is None else [_failed_pipeline(run.failure)]),
         "failure": None if run.failure is None else _failure(run.failure),
         "statusMessage": str(run.status.get("message", "")),
     }
@@ -120,17 +121,30 @@ def _pipeline(p: PipelineRun) -> Json:
         "name": p.name,
         "outcome": p.outcome,
         "seconds": round(p.seconds, 3),
-        "containers": [
-            {
-                "name": c.name,
-                "image": c.image,
-                "exitCode": c.exit_code,
-                "timedOut": c.timed_out,
-                "seconds": round(c.seconds, 3),
-            }
-            for c in p.containers
-        ],
+        "containers": [_container(c) for c in p.containers],
         "outputFiles": sorted(p.files),
+    }
+
+
+def _failed_pipeline(f: Failure) -> Json:
+    """The pipeline a workflow stopped at, in the same shape: its seconds are those of the
+    containers that ran (a pipeline that failed before any container ran has 0 and none)."""
+    return {
+        "name": f.pipeline,
+        "outcome": "failed",
+        "seconds": round(sum(c.seconds for c in f.containers), 3),
+        "containers": [_container(c) for c in f.containers],
+        "outputFiles": [],
+    }
+
+
+def _container(c: ContainerRun) -> Json:
+    return {
+        "name": c.name,
+        "image": c.image,
+        "exitCode": c.exit_code,
+        "timedOut": c.timed_out,
+        "seconds": round(c.seconds, 3),
     }
 
 
