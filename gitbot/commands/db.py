@@ -15,15 +15,75 @@ if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when `gitbot db`
 STATUS_FILE = "status.sqlite"  # the object status store in the data directory (gitbot.statusdb)
 
 
+# Each action's --help in the style of the other commands': what it does, examples, environment.
+_ACTIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "current",
+        "print the database's schema revision",
+        "Print the work database's schema revision, and whether this gitbot reads it or it\n"
+        "needs `gitbot db upgrade` first. Reads only; safe while gitbot runs.",
+        (
+            ("The database in the data directory", "gitbot db current"),
+            (
+                "A PostgreSQL database",
+                "GITBOT_DATABASE_URL=postgresql://gitbot@db/gitbot gitbot db current",
+            ),
+        ),
+    ),
+    (
+        "upgrade",
+        "migrate the database to this gitbot's schema",
+        "Migrate the work database to this gitbot's schema (Alembic migrations, in order).\n"
+        "Run it before starting a new gitbot: a process that finds an older schema refuses to\n"
+        "start. Says so and changes nothing when the schema is already current.",
+        (
+            ("Migrate the database in the data directory", "gitbot db upgrade"),
+            (
+                "Migrate a PostgreSQL database",
+                "GITBOT_DATABASE_URL=postgresql://gitbot@db/gitbot gitbot db upgrade",
+            ),
+        ),
+    ),
+    (
+        "backup",
+        "copy a SQLite work database (and the status store) while gitbot runs",
+        "Copy a SQLite work database to FILE with SQLite's online backup, consistent while\n"
+        "gitbot runs, and the object status store beside it as FILE.status.",
+        (
+            ("Back up to a file", "gitbot db backup /backups/gitbot.db"),
+            (
+                "Back up another data directory's database",
+                "GITBOT_DATA_DIR=/srv/gitbot gitbot db backup /backups/gitbot.db",
+            ),
+        ),
+    ),
+)
+_ENVIRONMENT = ("GITBOT_DATABASE_URL", "GITBOT_DATA_DIR")
+
+
 def add_arguments(db: argparse.ArgumentParser) -> None:
     """The `db` subcommand's actions (gitbot.cli makes the subcommand itself)."""
+    from gitbot.cli import ENVIRONMENT  # loaded already: it is what calls this
+
+    width = max(len(name) for name in _ENVIRONMENT)
+    environment = [f"  {name:<{width}}  {ENVIRONMENT[name]}" for name in _ENVIRONMENT]
     actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    actions.add_parser("current", help="print the database's schema revision")
-    actions.add_parser("upgrade", help="migrate the database to this gitbot's schema")
-    backup = actions.add_parser(
-        "backup", help="copy a SQLite work database (and the status store) while gitbot runs"
-    )
-    backup.add_argument("file", type=Path, metavar="FILE")
+    for name, summary, description, examples in _ACTIONS:
+        lines = ["Examples:"]
+        for comment, line in examples:
+            lines += [f"  # {comment}", f"  {line}", ""]
+        action = actions.add_parser(
+            name,
+            help=summary,
+            description=description,
+            epilog="\n".join([*lines, "Environment variables:", *environment]),
+            usage=f"gitbot db {name}{' FILE' if name == 'backup' else ''} [options]",
+            formatter_class=db.formatter_class,
+        )
+        action._positionals.title = "Arguments"
+        action._optionals.title = "Options"
+        if name == "backup":
+            action.add_argument("file", type=Path, metavar="FILE", help="where the copy goes")
 
 
 def db_command(args: argparse.Namespace, out: TextIO) -> int:

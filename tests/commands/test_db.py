@@ -106,3 +106,19 @@ def test_backup_of_an_unreadable_database_is_a_clear_error(
         "file\n",
     )
     assert not (tmp_path / "b.db").exists()
+
+
+@pytest.mark.parametrize("action", ["current", "upgrade", "backup"])
+def test_each_db_action_help_has_description_examples_and_environment(
+    action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["db", action, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: gitbot db {action}")
+    description = text.split("\n\n")[1]
+    assert len(description) > 60, text  # says what it does, not only argparse's boilerplate
+    examples = text.partition("\nExamples:\n")[2].partition("\nEnvironment variables:\n")
+    assert len([line for line in examples[0].splitlines() if "gitbot db " in line]) >= 2, text
+    assert "  GITBOT_DATABASE_URL  " in examples[2] and "  GITBOT_DATA_DIR  " in examples[2]
