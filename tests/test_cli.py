@@ -182,11 +182,23 @@ def test_delete_runs_the_delete_pipeline_and_writes_no_files(
     assert tree(out) == {}
 
 
-def test_a_request_for_another_promise_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_request_for_another_promise_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = tmp_path / "config-map.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    assert main(["run", APP, "--resource", str(other)]) == 1
+    assert capsys.readouterr().err == (
+        f"gitbot: error: {other}: expected exactly one AppNamespace "
+        "(platform.gitbot.dev/v1alpha1) request for Promise app-namespace, found 0\n"
+    )
+    # Same API group, a kind and version the loaded Promise does not serve: the API server's
+    # "no matches for kind", naming what is served.
     assert main(["run", APP, "--resource", PG_REQUEST]) == 1
     assert capsys.readouterr().err == (
-        f"gitbot: error: {PG_REQUEST}: expected exactly one AppNamespace "
-        "(platform.gitbot.dev/v1alpha1) request for Promise app-namespace, found 0\n"
+        f'gitbot: error: {PG_REQUEST}:1: apiVersion: no matches for kind "Postgres" in version '
+        f"\"platform.gitbot.dev/v1\": Promise 'app-namespace' ({APP}:4) serves kind AppNamespace "
+        "in platform.gitbot.dev/v1alpha1\n"
     )
 
 
