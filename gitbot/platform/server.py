@@ -14,7 +14,9 @@ import json
 import logging
 import os
 import secrets
+import socket
 import ssl
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -189,6 +191,15 @@ class _Server(ThreadingHTTPServer):
     # of those connections when the host is busy.
     request_queue_size = 128
     platform: PlatformServer
+
+    def server_bind(self) -> None:
+        # Podman's bridge (and its gateway address) exists only while a container uses it, so
+        # the gateway can vanish between choosing it and binding, or come back later: bind to
+        # it whether or not it is assigned right now (Linux's IP_FREEBIND), and containers
+        # reach the API whenever the bridge is up.
+        if sys.platform == "linux":
+            self.socket.setsockopt(socket.IPPROTO_IP, getattr(socket, "IP_FREEBIND", 15), 1)
+        super().server_bind()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -390,3 +390,14 @@ def test_the_ca_is_kept_per_data_directory(tmp_path: Path) -> None:
     assert first.ca_pem == second.ca_pem
     assert (tmp_path / "ca.key").stat().st_mode & 0o077 == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ca.crt", "ca.key"]
+
+
+def test_listens_on_a_gateway_address_the_host_does_not_hold_yet(tmp_path: Path) -> None:
+    # Podman's bridge and its gateway exist only while a container uses them: the API binds to
+    # the gateway whether or not it is up at that moment. 192.0.2.0/24 (TEST-NET-1) is never
+    # a host address here.
+    server = PlatformServer(tmp_path, "192.0.2.77")
+    try:
+        assert (server.host, server.port > 0) == ("192.0.2.77", True)
+    finally:
+        server.close()
