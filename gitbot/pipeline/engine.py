@@ -30,6 +30,19 @@ LOG_TAIL_BYTES = 256 * 1024
 MANAGED_LABEL = "io.gitbot.managed"
 OWNER_LABEL = "io.gitbot.owner"  # host and pid of the gitbot process that made the container
 OWNER = f"{socket.gethostname()}-{os.getpid()}"
+# A pid means something only inside its PID namespace: a gitbot in a container with the host's
+# network (and so the host's hostname) must not judge the host's gitbot processes by their pids.
+PID_NAMESPACE_LABEL = "io.gitbot.pid-namespace"
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+PID_NAMESPACE = _pid_namespace()
 _FINISHED = ("exited", "stopped", "dead")  # container states whose exit code is final
 _API_VERSIONS: dict[str, str] = {}  # engine URL -> negotiated Docker API version
 
@@ -179,9 +192,16 @@ class DockerEngine:
         )
         removed = 0
         for container in found:
-            owner = (container.get("Labels") or {}).get(OWNER_LABEL, "")
-            owner_host, _, pid = owner.rpartition("-")
-            if owner_host == host and pid.isdigit() and not alive(int(pid)):
+            labels = container.get("Labels") or {}
+            owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition("-")
+            # No namespace label: made by an older gitbot, judged by its pid as before.
+            namespace = labels.get(PID_NAMESPACE_LABEL, PID_NAMESPACE)
+            if (
+                owner_host == host
+                and namespace == PID_NAMESPACE
+                and pid.isdigit()
+                and not alive(int(pid))
+            ):
                 name = (container.get("Names") or [""])[0]
                 model = {"Id": container["Id"], "Name": name}
                 self._remove(self._client.containers.prepare_model(model))
@@ -230,7 +250,12 @@ class DockerEngine:
             nano_cpus=spec.nano_cpus,
             mem_limit=spec.mem_limit,
             mem_reservation=spec.mem_reservation,
-            labels={MANAGED_LABEL: "true", OWNER_LABEL: OWNER, **spec.labels},
+            labels={
+                MANAGED_LABEL: "true",
+                OWNER_LABEL: OWNER,
+                PID_NAMESPACE_LABEL: PID_NAMESPACE,
+                **spec.labels,
+            },
             network_mode=spec.network,
             extra_hosts=dict(spec.extra_hosts) or None,
             detach=True,

@@ -13,6 +13,8 @@ from gitbot.pipeline.engine import (
     MANAGED_LABEL,
     OWNER,
     OWNER_LABEL,
+    PID_NAMESPACE,
+    PID_NAMESPACE_LABEL,
     ContainerSpec,
     DockerEngine,
     ImageError,
@@ -101,3 +103,28 @@ def test_a_failed_pull_reports_the_engines_own_reason(engine: DockerEngine) -> N
     assert image in message
     assert "lookup registry.invalid" in message  # the engine's own words: the name lookup failed
     assert "no such image" not in message.lower()
+
+
+def test_containers_of_another_pid_namespace_are_not_judged_by_their_pid(
+    engine: DockerEngine,
+) -> None:
+    # A gitbot in a container on the host's network has the host's hostname but its own pids:
+    # the host's gitbot processes look dead from there, and their containers must survive it.
+    client = engine._client
+    owner = f"{socket.gethostname()}-999999997"
+    elsewhere = client.containers.create(
+        BUSYBOX,
+        ["true"],
+        labels={MANAGED_LABEL: "true", OWNER_LABEL: owner, PID_NAMESPACE_LABEL: "4026531836x"},
+    )
+    here = client.containers.create(
+        BUSYBOX,
+        ["true"],
+        labels={MANAGED_LABEL: "true", OWNER_LABEL: owner, PID_NAMESPACE_LABEL: PID_NAMESPACE},
+    )
+    try:
+        engine.remove_orphans()
+        left = {c["Id"] for c in client.api.containers(all=True)}
+        assert (elsewhere.id in left, here.id in left) == (True, False)
+    finally:
+        elsewhere.remove(force=True)
