@@ -330,7 +330,13 @@ def test_twenty_quick_pushes_end_in_one_pr_at_the_latest_commit(
         # Each push changes the request's spec (comments alone change nothing for Kratix, and
         # fields its CRD schema does not know are pruned away).
         changed = request.replace("size: large", f"size: {'small' if i % 2 else 'large'}")
-        head = push(server, bot, work, {"postgres/resource-request.yaml": changed}, f"p{i}")
+        files = {"postgres/resource-request.yaml": changed}
+        if i == 19:
+            # The spec only alternates, so the last push also adds a request no earlier commit
+            # had: its content is new, and the branch must be rebuilt from it (an unchanged
+            # tree is rightly not pushed again, and would keep an older commit's trailer).
+            files["postgres/last-request.yaml"] = request.replace("name: orders", "name: last")
+        head = push(server, bot, work, files, f"p{i}")
     wait_for(
         lambda: any(
             r["head_sha"] == head and r["status"] == "completed"
