@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -24,17 +23,12 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
 
 from gitbot.web import access, overview
-from gitbot.web.pages import context, error_page
+from gitbot.web.pages import console_blueprint
 
 log = logging.getLogger("gitbot.console")
-blueprint = Blueprint("console", __name__)
-blueprint.before_request(access.protect_reading)
-blueprint.after_request(access.remember)
-blueprint.context_processor(context)
-blueprint.register_error_handler(HTTPException, error_page)
+blueprint = console_blueprint("console", __name__)
 REPOSITORIES_PER_PAGE = 10  # with 10 Promises each, about 100 rows as on the other pages
 REFRESH_SECONDS = 15
 PROMISE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a Kubernetes object name

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -16,19 +15,14 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
 
 from gitbot.web import access
-from gitbot.web.pages import context, error_page
+from gitbot.web.pages import console_blueprint
 from gitbot.work.handlers import ROUTE
 from gitbot.work.store import DELIVERY_STATUSES, RERUNNABLE
 
 log = logging.getLogger("gitbot.console")
-blueprint = Blueprint("deliveries", __name__)
-blueprint.before_request(access.protect_reading)
-blueprint.after_request(access.remember)
-blueprint.context_processor(context)
-blueprint.register_error_handler(HTTPException, error_page)
+blueprint = console_blueprint("deliveries", __name__)
 PAGE_SIZE = 100
 
 

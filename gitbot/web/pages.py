@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from gitbot.web import access
@@ -62,3 +62,14 @@ def error_page(error: HTTPException) -> tuple[str, int]:
         back=back,
     )
     return html, code
+
+
+def console_blueprint(name: str, import_name: str) -> Blueprint:
+    """A console page's blueprint: the read token checked, sign-in remembered, the shared
+    template context, and errors shown in the console's layout."""
+    blueprint = Blueprint(name, import_name)
+    blueprint.before_request(access.protect_reading)
+    blueprint.after_request(access.remember)
+    blueprint.context_processor(context)
+    blueprint.register_error_handler(HTTPException, error_page)
+    return blueprint

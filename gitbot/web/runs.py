@@ -14,18 +14,12 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Response, abort, current_app, render_template, request
 
-from gitbot.web import access
-from gitbot.web.pages import context, error_page
+from gitbot.web.pages import console_blueprint
 from gitbot.work.store import JOB_STATUSES, Job
 
-blueprint = Blueprint("runs", __name__)
-blueprint.before_request(access.protect_reading)
-blueprint.after_request(access.remember)
-blueprint.context_processor(context)
-blueprint.register_error_handler(HTTPException, error_page)
+blueprint = console_blueprint("runs", __name__)
 PAGE_SIZE = 100
 EVENTS_POLL_SECONDS = 0.25  # how often the event stream looks for new log lines
 EVENTS_MAX_SECONDS = 120.0  # a stream ends after this; EventSource reconnects by itself
