@@ -32,12 +32,14 @@ TOP_KEYS = (
     "exclude",
     "include",
     "path",
+    "platformDestinations",
     "pullRequests",
     "reconcileInterval",
     "sourceBranch",
     "stateRepository",
 )
 PULL_REQUEST_KEYS = ("draft", "groupBy", "labels", "reviewers")
+PLATFORM_DESTINATION_KEYS = ("matchLabels", "names")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,32 @@ class PullRequestSettings:
     labels: tuple[str, ...] = ("gitbot",)
     reviewers: tuple[str, ...] = ()
     draft: bool = False
+
+
+@dataclass(frozen=True)
+class PlatformDestinations:
+    """Which Destinations are the platform cluster itself (`platformDestinations`).
+
+    Kratix's compound Promises schedule requests of other Promises to a Destination that the
+    platform cluster's own GitOps agent applies (kratix-marketplace labels it
+    `environment: platform`); gitbot runs those requests in the same reconcile instead. A
+    Destination is one when its name is listed, or when it carries every label of a non-empty
+    `matchLabels`.
+    """
+
+    names: tuple[str, ...] = ()
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.match_labels)
+
+    def matches(self, name: str, labels: Mapping[str, str]) -> bool:
+        """True if the Destination called `name` with `labels` is the platform."""
+        if name in self.names:
+            return True
+        return bool(self.match_labels) and all(
+            labels.get(k) == v for k, v in self.match_labels.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -62,6 +90,7 @@ class RepoConfig:
     pull_requests: PullRequestSettings = field(default_factory=PullRequestSettings)
     include: tuple[str, ...] = ("**/*.yaml", "**/*.yml")
     exclude: tuple[str, ...] = ()
+    platform_destinations: PlatformDestinations = field(default_factory=PlatformDestinations)
     state_repository_line: int = field(default=0, compare=False)  # for messages about it
 
     def selects(self, path: str) -> bool:
@@ -107,6 +136,7 @@ def _config(ck: Checker) -> RepoConfig | None:
     include = _patterns(ck, top, "include", required=True)
     exclude = _patterns(ck, top, "exclude", required=False)
     pull_requests = _pull_requests(ck, top)
+    platform = _platform_destinations(ck, top)
     return RepoConfig(
         state_repository=state_repository,
         state_repository_line=ck.doc.line_of(("stateRepository",)) if state_repository else 0,
@@ -117,6 +147,7 @@ def _config(ck: Checker) -> RepoConfig | None:
         pull_requests=pull_requests,
         include=defaults.include if include is None else include,
         exclude=defaults.exclude if exclude is None else exclude,
+        platform_destinations=platform,
     )
 
 
@@ -187,6 +218,20 @@ def _pull_requests(ck: Checker, top: Mapping[str, Any]) -> PullRequestSettings:
         reviewers=defaults.reviewers if reviewers is None else reviewers,
         draft=defaults.draft if draft is None else draft,
     )
+
+
+def _platform_destinations(ck: Checker, top: Mapping[str, Any]) -> PlatformDestinations:
+    where: Path = ("platformDestinations",)
+    settings = ck.get(top, (), "platformDestinations", "a mapping")
+    if settings is None:
+        return PlatformDestinations()
+    before = len(ck.errors)
+    ck.keys(settings, where, PLATFORM_DESTINATION_KEYS)
+    names = _strings(ck, settings, where, "names") or ()
+    labels = ck.string_map(settings, where, "matchLabels", labels=True)
+    if not names and not labels and len(ck.errors) == before:
+        ck.error(where, "must list names or matchLabels (or both)")
+    return PlatformDestinations(names, labels)
 
 
 def _strings(

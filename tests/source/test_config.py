@@ -11,6 +11,7 @@ import pytest
 from gitbot.errors import InvalidObjects
 from gitbot.source.config import (
     CONFIG_FILE,
+    PlatformDestinations,
     PullRequestSettings,
     RepoConfig,
     branch_name_problem,
@@ -21,8 +22,8 @@ from gitbot.source.config import (
 )
 
 ALLOWED = (
-    "baseBranch, exclude, include, path, pullRequests, reconcileInterval, sourceBranch, "
-    "stateRepository"
+    "baseBranch, exclude, include, path, platformDestinations, pullRequests, "
+    "reconcileInterval, sourceBranch, stateRepository"
 )
 
 
@@ -75,6 +76,9 @@ def test_every_key(tmp_path: Path) -> None:
               draft: true
             include: ["promises/**/*.yaml"]
             exclude: ["**/test/**", vendor]
+            platformDestinations:
+              names: [platform-cluster]
+              matchLabels: {environment: platform}
             """
         )
     )
@@ -93,6 +97,9 @@ def test_every_key(tmp_path: Path) -> None:
         ),
         include=("promises/**/*.yaml",),
         exclude=("**/test/**", "vendor"),
+        platform_destinations=PlatformDestinations(
+            ("platform-cluster",), {"environment": "platform"}
+        ),
     )
 
 
@@ -191,6 +198,29 @@ def test_every_problem_is_listed_with_file_line_and_path(tmp_path: Path) -> None
         ("include: '**/*.yaml'\n", "cfg.yaml:1: include: expected a list, got a string"),
         ("include: ['']\n", "cfg.yaml:1: include[0]: must not be empty"),
         ("sourceBranch: ''\n", "cfg.yaml:1: sourceBranch: must not be empty"),
+        (
+            "platformDestinations: [platform]\n",
+            "cfg.yaml:1: platformDestinations: expected a mapping, got a list",
+        ),
+        (
+            "platformDestinations: {}\n",
+            "cfg.yaml:1: platformDestinations: must list names or matchLabels (or both)",
+        ),
+        (
+            "platformDestinations:\n  names: [platform, '']\n",
+            "cfg.yaml:2: platformDestinations.names[1]: must not be empty",
+        ),
+        (
+            "platformDestinations:\n  matchLabels:\n    environment: -bad\n",
+            "cfg.yaml:3: platformDestinations.matchLabels.environment: invalid label value "
+            "'-bad': at most 63 letters, digits, '-', '_' and '.', starting and ending with a "
+            "letter or digit",
+        ),
+        (
+            "platformDestinations:\n  selector: {a: b}\n",
+            "cfg.yaml:2: platformDestinations.selector: unknown key 'selector' "
+            "(allowed: matchLabels, names)",
+        ),
         (
             "sourceBranch: -x\n",
             "cfg.yaml:1: sourceBranch: invalid branch name '-x': must not start with '-'",
@@ -401,3 +431,12 @@ def test_a_relative_state_repository_with_a_remote_source_is_an_error_at_its_lin
 
 def test_no_state_repository_resolves_to_none() -> None:
     assert resolve_state_repository(parse_repo_config(None), "/work/platform") is None
+
+
+def test_platform_destinations_match_by_name_or_by_every_label() -> None:
+    platform = PlatformDestinations(("platform",), {"environment": "platform", "tier": "a"})
+    assert platform.matches("platform", {})
+    assert platform.matches("other", {"environment": "platform", "tier": "a", "x": "y"})
+    assert not platform.matches("other", {"environment": "platform"})
+    assert not PlatformDestinations(("platform",)).matches("worker", {})
+    assert not PlatformDestinations()
