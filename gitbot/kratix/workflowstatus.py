@@ -2,7 +2,8 @@
 
 Pipelines see it in `object.yaml`: `status.kratix.workflows.pipelines` with each pipeline's phase
 (all Pending at a fresh run, Running while it runs, then Succeeded, Failed or Suspended, with
-`message`, and `attempts` and `nextRetryAt` for a `retryAfter`), the workflow counts, the time of
+`message`, and `attempts` and `nextRetryAt` for a `retryAfter`, counted while the workflow
+resumes and reset by a run from the start), the workflow counts, the time of
 the last successful configure workflow, and the `ConfigureWorkflowCompleted` / `Reconciled`
 (or `DeleteWorkflowCompleted`) conditions. A pipeline that retries can read its own `attempts`.
 Pure functions over a status mapping; `status.yaml` may not write any of `status.kratix`.
@@ -22,18 +23,21 @@ Action = Literal["configure", "delete"]
 
 
 def start(status: Mapping[str, Any], pipelines: Sequence[str], now: datetime) -> dict[str, Any]:
-    """The status at the start of a fresh run: every pipeline Pending."""
+    """The status at the start of a run from the first pipeline: every pipeline Pending, with
+    no message, `attempts` or `nextRetryAt`, and no `suspendedGeneration`.
+
+    Kratix's `ResetPipelineStatusToPending` (lib/resourceutil/util.go), which
+    lib/workflow/reconciler.go calls for every run from the start: a manual reconcile, the
+    reconciliation interval, a spec change (`run-from-start`) and a fresh delete workflow. Only
+    a run resuming a suspended pipeline after its `retryAfter` keeps the attempts; the runner
+    does not call `start` for it.
+    """
     result = copy.deepcopy(dict(status))
     workflows = _workflows(result)
-    previous = {p.get("name"): p for p in workflows.get("pipelines") or () if isinstance(p, dict)}
+    workflows.pop("suspendedGeneration", None)
     workflows["pipelines"] = [
         {"name": name, "phase": "Pending", "lastTransitionTime": _time(now)} for name in pipelines
     ]
-    # Attempts of a pipeline that asked to retry carry over until it runs through.
-    for entry in workflows["pipelines"]:
-        attempts = previous.get(entry["name"], {}).get("attempts")
-        if isinstance(attempts, int) and previous[entry["name"]].get("phase") == "Suspended":
-            entry["attempts"] = attempts
     return result
 
 

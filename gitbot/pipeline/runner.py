@@ -207,16 +207,19 @@ class WorkflowRunner:
         self,
         target: WorkflowTarget,
         status: Mapping[str, Any] | None = None,
-        start_at: int = 0,
+        start_at: int | None = None,
     ) -> WorkflowRun:
-        """Run every pipeline of the target's workflow until one fails or suspends; from
-        pipeline `start_at` when resuming a suspended workflow (earlier ones do not run)."""
+        """Run every pipeline of the target's workflow until one fails or suspends.
+
+        `start_at=None` runs from the start, resetting every pipeline's status (attempts
+        included); an index resumes a suspended workflow at that pipeline (earlier ones do not
+        run) and keeps the statuses, so a retrying pipeline's `attempts` keep counting."""
         current = {**(status or {}), "message": "Pending"}
-        if start_at == 0:
+        if start_at is None:
             names = [p.name for p in target.pipelines]
             current = workflowstatus.start(current, names, _now())
         done: list[PipelineRun] = []
-        for pipeline in target.pipelines[start_at:]:
+        for pipeline in target.pipelines[start_at or 0 :]:
             current = workflowstatus.mark(current, pipeline.name, "Running", _now())
             try:
                 result, current = self._run_pipeline(target, pipeline, current)

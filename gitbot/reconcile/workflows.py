@@ -309,7 +309,7 @@ def _configure(
         outcome = _files_of(ctx, key, run, previous, spec_hash)
     except GitbotError as e:
         return ObjectOutcome(key, "configure", run, error=str(e))
-    if run.outcome == "suspended" or start > 0:
+    if run.outcome == "suspended" or (start or 0) > 0:
         # Kratix writes each pipeline's Works as it finishes: those before the suspension go
         # out, and the object's earlier files stay until a complete run replaces them. A
         # resumed run did not rerun the first pipelines, so it removes nothing either.
@@ -319,18 +319,19 @@ def _configure(
 
 def _resume_point(
     ctx: ReconcileContext, key: ObjectKey, target: WorkflowTarget, spec_hash: str
-) -> int:
-    """The pipeline a retryAfter rerun resumes from (0: from the start). Kratix resumes from
-    the suspended pipeline unless the spec changed meanwhile."""
+) -> int | None:
+    """The pipeline a retryAfter rerun resumes from, or None to run from the start. Kratix
+    resumes from the suspended pipeline unless the spec changed meanwhile (run-from-start in
+    lib/workflow/reconciler.go), and only a resumed run keeps the pipelines' attempts."""
     if not ctx.resume or ctx.preview:
-        return 0
+        return None
     stored = ctx.status.get(ctx.snapshot.source, _status_key(key))
     if stored is None or stored.outcome != "suspended" or stored.spec_hash != spec_hash:
-        return 0
+        return None
     for index, pipeline in enumerate(target.pipelines):
         if stored.pipelines.get(pipeline.name) == "Suspended":
             return index
-    return 0
+    return None
 
 
 def _partial(outcome: ObjectOutcome, previous: ObjectRecord | None) -> ObjectOutcome:

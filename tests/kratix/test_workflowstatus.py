@@ -49,18 +49,18 @@ def test_delete_workflows_report_only_when_they_do_not_complete() -> None:
     assert done["conditions"] == []
 
 
-def test_a_fresh_run_resets_phases_but_keeps_a_retrying_pipelines_attempts() -> None:
+def test_a_run_from_the_start_resets_every_pipeline_attempts_included() -> None:
+    # Kratix's ResetPipelineStatusToPending (lib/resourceutil/util.go): a run from the start
+    # (manual reconcile, interval, spec change) forgets the attempts of a retrying pipeline.
     status = workflowstatus.start({}, ["a", "b"], NOW)
     status = workflowstatus.mark(status, "a", "Suspended", NOW, retry_after=timedelta(minutes=5))
+    status["kratix"]["workflows"]["suspendedGeneration"] = 3
     entry = status["kratix"]["workflows"]["pipelines"][0]
     assert (entry["attempts"], entry["nextRetryAt"]) == (1, "2026-11-27T10:05:00Z")
     again = workflowstatus.start(status, ["a", "b"], NOW)
-    assert again["kratix"]["workflows"]["pipelines"] == [
-        {
-            "name": "a",
-            "phase": "Pending",
-            "lastTransitionTime": "2026-11-27T10:00:00Z",
-            "attempts": 1,
-        },
-        {"name": "b", "phase": "Pending", "lastTransitionTime": "2026-11-27T10:00:00Z"},
-    ]
+    assert again["kratix"]["workflows"] == {
+        "pipelines": [
+            {"name": "a", "phase": "Pending", "lastTransitionTime": "2026-11-27T10:00:00Z"},
+            {"name": "b", "phase": "Pending", "lastTransitionTime": "2026-11-27T10:00:00Z"},
+        ]
+    }

@@ -42,12 +42,12 @@ def make_runner(
 
 
 def run_resource(
-    engine: DockerEngine, *pipelines, secrets_dir=None, status=None, **options
+    engine: DockerEngine, *pipelines, secrets_dir=None, status=None, start_at=None, **options
 ) -> WorkflowRun:
     target = WorkflowTarget(
         promise(workflows=Workflows(resource_configure=tuple(pipelines))), "configure", request()
     )
-    return make_runner(engine, secrets_dir, **options).run(target, status)
+    return make_runner(engine, secrets_dir, **options).run(target, status, start_at)
 
 
 def test_object_yaml_has_sorted_keys_status_and_promise_label(engine: DockerEngine) -> None:
@@ -283,8 +283,10 @@ def test_a_retrying_pipeline_counts_its_attempts_and_sees_them(engine: DockerEng
     )
     runs = []
     status = None
-    for _ in range(3):
-        runs.append(run_resource(engine, pipeline("wait", sh("c", script)), status=status))
+    for resume in (None, 0, 0):  # the first run, then two retryAfter resumes at pipeline 0
+        runs.append(
+            run_resource(engine, pipeline("wait", sh("c", script)), status=status, start_at=resume)
+        )
         status = runs[-1].status
     entries = [r.status["kratix"]["workflows"]["pipelines"][0] for r in runs]
     assert [(e["phase"], e.get("attempts")) for e in entries] == [
@@ -295,6 +297,22 @@ def test_a_retrying_pipeline_counts_its_attempts_and_sees_them(engine: DockerEng
     assert "nextRetryAt" in entries[1] and "nextRetryAt" not in entries[2]
     reconciled = [c for c in runs[0].status["conditions"] if c["type"] == "Reconciled"]
     assert (reconciled[0]["status"], reconciled[0]["reason"]) == ("Unknown", "WorkflowSuspended")
+
+
+def test_a_run_from_the_start_counts_attempts_afresh(engine: DockerEngine) -> None:
+    # Kratix resets the attempts when a workflow runs from the start (a manual reconcile, the
+    # interval, a spec change), not only when it completes (lib/workflow/reconciler.go).
+    wait = pipeline(
+        "wait", sh("c", "echo 'retryAfter: 5m' > /kratix/metadata/workflow-control.yaml")
+    )
+    first = run_resource(engine, wait)
+    resumed = run_resource(engine, wait, status=first.status, start_at=0)
+    afresh = run_resource(engine, wait, status=resumed.status)
+    attempts = [
+        r.status["kratix"]["workflows"]["pipelines"][0]["attempts"]
+        for r in (first, resumed, afresh)
+    ]
+    assert attempts == [1, 2, 1]
 
 
 def test_unknown_workflow_control_keys_are_ignored_with_a_warning(engine: DockerEngine) -> None:
