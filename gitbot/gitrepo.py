@@ -1,9 +1,10 @@
 """The git adapter: bare cached clones of remotes, read with plumbing, written as leased pushes.
 
-There are no working trees. Reading uses `ls-tree` and `cat-file --batch`; writing builds a
-commit on a temporary index (`read-tree`, `update-index --index-info`, `write-tree`,
-`commit-tree`) and pushes it with `--force-with-lease`, so a write either lands whole or not at
-all. Every git process starts in `_execute`, with a timeout and an environment that keeps user
+There are no working trees. Reading uses `ls-tree` and `cat-file --batch`, a folder at a time
+where a big tree would be slow to list whole (`TreeView`); writing rebuilds only the folders a
+change touches (`mktree`, `commit-tree`) and pushes the commit with `--force-with-lease`, so a
+write either lands whole or not at all and costs what the change costs, not what the tree holds.
+Every git process starts in `_execute`, with a timeout and an environment that keeps user
 configuration, prompts and credentials helpers out. GitPython is imported by this module only.
 """
 
@@ -18,6 +19,7 @@ import re
 import shlex
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -36,7 +38,10 @@ OUTPUT_TAIL_LINES = 20
 _LOCK_POLL_SECONDS = 0.05
 _REMOTE = "origin"
 _TRACKING = "refs/remotes/origin/"
-_ZERO_SHA = "0" * 40
+_TREE_MODE = b"40000"
+_FILE_MODE = b"100644"
+_KIND = {b"40000": "tree", b"160000": "commit"}  # every other mode is a blob
+_PATHSPECS_PER_CALL = 500  # folders per `ls-tree`, far below any command-line limit
 _SHA_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _IDENT_RE = re.compile(r"^(?P<name>.*) <(?P<email>[^<>]*)> \d+ [+-]\d{4}$")
 # Characters and sequences git refuses in ref names (git-check-ref-format(1)).
@@ -407,6 +412,10 @@ class CachedRepo:
             if found is not None and found[0] == "blob"
         }
 
+    def tree_view(self, commit: str) -> TreeView:
+        """The files of a commit, looked up a folder at a time (see TreeView)."""
+        return TreeView(self, self._commit(commit))
+
     def read_tree(self, commit: str, prefix: str = "") -> dict[str, bytes]:
         """Every file under prefix (a folder; '' for all) at commit, with its contents."""
         blobs = self._blobs(commit, prefix)
@@ -455,6 +464,19 @@ class CachedRepo:
         # A type change (file <-> symlink) is a modification for gitbot's purposes.
         return [("M" if s == "T" else s, p) for s, p in zip(fields[::2], fields[1::2], strict=True)]
 
+    def _ls_tree(self, commit: str, folders: Sequence[str]) -> list[str]:
+        """Every file path (blobs only, as list_files) under these non-empty folders at a full
+        commit sha, with one `ls-tree`."""
+        argv = ["ls-tree", "-r", "-z", "--full-tree", commit, "--"]
+        out = self._run([*argv, *(check_path(f) for f in folders)]).stdout
+        prefixes = tuple(f"{f}/" for f in folders)
+        paths = []
+        for entry in out.decode("utf-8", "surrogateescape").split("\0"):
+            meta, _, path = entry.partition("\t")
+            if meta.split(" ")[1:2] == ["blob"] and path.startswith(prefixes):
+                paths.append(path)
+        return paths
+
     def _blobs(self, commit: str, prefix: str) -> list[tuple[str, str]]:
         """(path, blob sha) of every file under prefix at commit, in tree order."""
         folder = prefix.rstrip("/")
@@ -475,8 +497,12 @@ class CachedRepo:
 
     def _cat_batch(self, stdin: bytes, count: int) -> list[tuple[str, bytes] | None]:
         """(type, content) for each object named on stdin, None where it is missing."""
+        return [None if o is None else (o[1], o[2]) for o in self._cat_objects(stdin, count)]
+
+    def _cat_objects(self, stdin: bytes, count: int) -> list[tuple[str, str, bytes] | None]:
+        """(sha, type, content) for each object named on stdin, None where it is missing."""
         out = self._run(["cat-file", "--batch"], stdin=stdin).stdout
-        found: list[tuple[str, bytes] | None] = []
+        found: list[tuple[str, str, bytes] | None] = []
         pos = 0
         for _ in range(count):
             end = out.index(b"\n", pos)
@@ -486,7 +512,7 @@ class CachedRepo:
                 found.append(None)
                 continue
             size = int(fields[2])
-            found.append((fields[1], out[pos : pos + size]))
+            found.append((fields[0], fields[1], out[pos : pos + size]))
             pos += size + 1  # the content is followed by a newline
         return found
 
@@ -512,19 +538,12 @@ class CachedRepo:
                 raise TypeError(f"content of {path!r} must be bytes or None")
         _check_identity(author)
         parent = self._commit(base) if base is not None else None
-        with tempfile.TemporaryDirectory(prefix="gitbot-index-") as tmp:
-            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            if parent is not None:
-                self._run(["read-tree", parent], env=env)
+        with tempfile.TemporaryDirectory(prefix="gitbot-blobs-") as tmp:
             writes = sorted(p for p, c in changes.items() if c is not None)
             blobs = self._write_blobs(Path(tmp), [cast(bytes, changes[p]) for p in writes])
-            # Deletions first, so replacing file 'a' by folder 'a/' in one change set works.
-            entries = [f"0 {_ZERO_SHA}\t{p}" for p, c in sorted(changes.items()) if c is None]
-            entries += [f"100644 {blob}\t{p}" for p, blob in zip(writes, blobs, strict=True)]
-            if entries:
-                stdin = "".join(f"{entry}\0" for entry in entries).encode()
-                self._run(["update-index", "-z", "--add", "--index-info"], stdin=stdin, env=env)
-            tree = self._run(["write-tree"], env=env).stdout.decode().strip()
+        edits: dict[str, str | None] = {p: None for p, c in changes.items() if c is None}
+        edits.update(zip(writes, blobs, strict=True))
+        tree = self._write_tree(self.tree_of(parent) if parent else None, edits)
         argv = ["commit-tree", tree, *(["-p", parent] if parent else [])]
         text = message if message.endswith("\n") else message + "\n"
         result = self._run([*argv, "-F", "-"], stdin=text.encode(), env=_identity_env(author))
@@ -546,6 +565,107 @@ class CachedRepo:
         if len(shas) != len(contents):
             raise GitError(f"git hash-object returned {len(shas)} ids for {len(contents)} files")
         return shas
+
+    def _write_tree(self, base_tree: str | None, edits: Mapping[str, str | None]) -> str:
+        """The tree of base_tree with edits applied (path -> blob sha written as 100644, or None
+        to remove the file), rebuilding only the folders on the edited paths.
+
+        Follows what a temporary index would make (`read-tree`, `update-index`, `write-tree`):
+        removing an absent file or a folder's path does nothing, a folder left empty goes, every
+        other entry keeps its mode. A path that would be both a file and a folder is a GitError.
+        """
+        folders = {""}
+        for path in edits:
+            parts = path.split("/")
+            folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        hexlen = len(base_tree) if base_tree else len(self._empty_tree())
+        found = self._read_folders(base_tree, folders) if base_tree else {}
+        present = _present(found)
+        before = {folder: sha for folder, (sha, _) in present.items()}
+        by_folder: dict[str, list[tuple[bytes, str | None]]] = {}
+        for path, blob in sorted(edits.items()):
+            folder, _, leaf = path.rpartition("/")
+            by_folder.setdefault(folder, []).append((leaf.encode("utf-8"), blob))
+        children: dict[str, list[tuple[bytes, str | None]]] = {}
+        made: dict[str, str | None] = {}  # folder -> its new tree, None when it is left empty
+        to_write: list[tuple[str, list[tuple[bytes, bytes, str]]]] = []
+        # Deepest first, so every folder's subfolders are made before it.
+        for folder in sorted(folders, key=lambda f: (-f.count("/") - bool(f), f)):
+            entries = dict(present.get(folder, ("", {}))[1])
+            edited = by_folder.get(folder, [])
+            for name, blob in edited:
+                if blob is None and name in entries and entries[name][0] != _TREE_MODE:
+                    del entries[name]
+            for name, sub in children.get(folder, []):
+                old = entries.get(name)
+                if sub is None:
+                    if old is not None and old[0] == _TREE_MODE:
+                        del entries[name]
+                elif old is not None and old[0] != _TREE_MODE:
+                    raise self._both(folder, name)
+                else:
+                    entries[name] = (_TREE_MODE, sub)
+            for name, blob in edited:
+                if blob is not None:
+                    if name in entries and entries[name][0] == _TREE_MODE:
+                        raise self._both(folder, name)
+                    entries[name] = (_FILE_MODE, blob)
+            listed = sorted(
+                ((mode, name, sha) for name, (mode, sha) in entries.items()),
+                key=lambda e: e[1] + b"/" if e[0] == _TREE_MODE else e[1],
+            )
+            sha = _tree_sha(listed, hexlen) if listed or not folder else None
+            made[folder] = sha
+            if sha is not None and sha != before.get(folder):
+                to_write.append((sha, listed))
+            if folder:
+                parent, _, base_name = folder.rpartition("/")
+                children.setdefault(parent, []).append((base_name.encode("utf-8"), sha))
+        self._make_trees(to_write)
+        root = made[""]
+        assert root is not None
+        return root
+
+    def _make_trees(self, trees: Sequence[tuple[str, list[tuple[bytes, bytes, str]]]]) -> None:
+        """Store trees (children before parents) with one `mktree`, checking each sha."""
+        if not trees:
+            return
+        stdin = b"".join(
+            b"".join(
+                b"%s %s %s\t%s\0" % (mode, _KIND.get(mode, "blob").encode(), sha.encode(), name)
+                for mode, name, sha in listed
+            )
+            + b"\0"
+            for _, listed in trees
+        )
+        made = self._run(["mktree", "-z", "--batch"], stdin=stdin).stdout.decode().split()
+        if made != [sha for sha, _ in trees]:
+            raise GitError(f"git mktree made trees {made} where gitbot expected another")
+
+    def _both(self, folder: str, name: bytes) -> GitError:
+        path = f"{folder}/" if folder else ""
+        path += name.decode("utf-8", "replace")
+        return GitError(f"cannot commit {path!r} in {self.url}: it is both a file and a folder")
+
+    def _read_folders(self, treeish: str, folders: Collection[str]) -> dict[str, _Folder | None]:
+        """Each folder's tree sha and entries at a full commit or tree sha, with one `cat-file`;
+        None for a folder that is absent (or a file)."""
+        wanted = sorted(folders)
+        if not wanted:
+            return {}
+        names = [f"{treeish}:{check_path(f)}" if f else f"{treeish}^{{tree}}" for f in wanted]
+        objects = self._cat_objects("".join(f"{n}\n" for n in names).encode(), len(names))
+        return {
+            folder: (obj[0], _parse_tree(obj[2], len(treeish)))
+            if obj is not None and obj[1] == "tree"
+            else None
+            for folder, obj in zip(wanted, objects, strict=True)
+        }
+
+    def _empty_tree(self) -> str:
+        """The empty tree's sha in this repository's object format."""
+        argv = ["hash-object", "-t", "tree", "--stdin"]
+        return self._run(argv, stdin=b"").stdout.decode().strip()
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -613,6 +733,110 @@ class CachedRepo:
             "GIT_CONFIG_KEY_0": "http.extraHeader",
             "GIT_CONFIG_VALUE_0": f"Authorization: {str.__str__(value)}",
         }
+
+
+class TreeView:
+    """Which files and folders one commit has, read a folder at a time as they are asked about
+    and kept (thread-safe): a lookup costs the folders on its path, never the whole tree, so
+    asking about a few paths of a 100,000-file tree stays cheap."""
+
+    def __init__(self, repo: CachedRepo, commit: str) -> None:
+        self.repo = repo
+        self.commit = commit
+        self._folders: dict[str, dict[bytes, tuple[bytes, str]] | None] = {}
+        self._files: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"TreeView({self.repo.url!r}, {self.commit!r})"
+
+    def is_file(self, path: str) -> bool:
+        """Whether path is a file (a blob: a regular file or a symlink) at the commit."""
+        folder, _, name = path.rpartition("/")
+        entry = self._entries(folder).get(name.encode("utf-8"))
+        return entry is not None and entry[0] not in _KIND
+
+    def is_dir(self, path: str) -> bool:
+        """Whether path is a folder at the commit ('' is the root, always one)."""
+        if not path:
+            return True
+        folder, _, name = path.rpartition("/")
+        entry = self._entries(folder).get(name.encode("utf-8"))
+        return entry is not None and entry[0] == _TREE_MODE
+
+    def files_in(self, folders: Collection[str]) -> dict[str, list[str]]:
+        """Every file under each folder (recursively), sorted; [] for an absent folder. One
+        `ls-tree` for all the folders not asked about before."""
+        with self._lock:
+            missing = sorted({f.rstrip("/") for f in folders} - self._files.keys())
+        present = [f for f in missing if self.is_dir(f)]
+        found: dict[str, list[str]] = {f: [] for f in missing}
+        for start in range(0, len(present), _PATHSPECS_PER_CALL):
+            chunk = present[start : start + _PATHSPECS_PER_CALL]
+            for path in self.repo._ls_tree(self.commit, chunk):
+                found[_folder_of(path, chunk)].append(path)
+        with self._lock:
+            self._files.update({f: sorted(paths) for f, paths in found.items()})
+            return {f: self._files[f.rstrip("/")] for f in folders}
+
+    def _entries(self, folder: str) -> dict[bytes, tuple[bytes, str]]:
+        """The folder's entries ({} when absent). A folder under one known to be absent costs no
+        git call; otherwise it and its unread parents are read with one."""
+        parts = folder.split("/") if folder else []
+        chain = ["/".join(parts[:i]) for i in range(len(parts) + 1)]
+        with self._lock:
+            for depth, here in enumerate(chain):
+                if here not in self._folders:
+                    unread = chain[depth:]
+                    break
+                known = self._folders[here]
+                if known is None or (
+                    here != folder
+                    and known.get(parts[depth].encode("utf-8"), (b"",))[0] != _TREE_MODE
+                ):
+                    return {}
+            else:
+                return self._folders[folder] or {}
+        found = self.repo._read_folders(self.commit, unread)
+        with self._lock:
+            for here in unread:
+                entry = found[here]
+                self._folders[here] = entry[1] if entry is not None else None
+            entry = found[folder]
+        return entry[1] if entry is not None else {}
+
+
+def _folder_of(path: str, folders: Sequence[str]) -> str:
+    return next(f for f in folders if path.startswith(f + "/"))
+
+
+_Folder = tuple[str, dict[bytes, tuple[bytes, str]]]  # a tree's sha and its entries by name
+
+
+def _present(found: Mapping[str, _Folder | None]) -> dict[str, _Folder]:
+    return {folder: entry for folder, entry in found.items() if entry is not None}
+
+
+def _parse_tree(raw: bytes, hexlen: int) -> dict[bytes, tuple[bytes, str]]:
+    """A raw tree object's entries: name -> (mode, sha), modes in git's canonical octal."""
+    size = hexlen // 2
+    entries: dict[bytes, tuple[bytes, str]] = {}
+    pos = 0
+    while pos < len(raw):
+        space = raw.index(b" ", pos)
+        nul = raw.index(b"\0", space)
+        mode = b"%o" % int(raw[pos:space], 8)
+        entries[raw[space + 1 : nul]] = (mode, raw[nul + 1 : nul + 1 + size].hex())
+        pos = nul + 1 + size
+    return entries
+
+
+def _tree_sha(listed: Sequence[tuple[bytes, bytes, str]], hexlen: int) -> str:
+    """The sha git gives a tree of these (mode, name, sha) entries, already in tree order."""
+    body = b"".join(b"%s %s\0%s" % (mode, name, bytes.fromhex(sha)) for mode, name, sha in listed)
+    digest = hashlib.sha1() if hexlen == 40 else hashlib.sha256()
+    digest.update(b"tree %d\0" % len(body) + body)
+    return digest.hexdigest()
 
 
 def normalize_url(url: str) -> str:

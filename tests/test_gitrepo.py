@@ -304,6 +304,144 @@ def test_file_replaced_by_folder_in_one_change_set(repo: CachedRepo) -> None:
     assert "README.md/inner" in repo.list_files(made.sha)
 
 
+def _mixed_remote(tmp_path: Path) -> Path:
+    """A bare repository whose tree has an executable, a symlink, a submodule entry and a
+    non-UTF-8 name beside plain files, several folders deep."""
+    work = make_worktree(
+        tmp_path / "mixed",
+        {
+            "bin/run.sh": b"#!/bin/sh\n",
+            "keep/deep/a.yaml": b"a\n",
+            "keep/deep/b.yaml": b"b\n",
+            "gone/only.yaml": b"only\n",
+            "dir/x.yaml": b"x\n",
+        },
+    )
+    (work / "bin" / "run.sh").chmod(0o755)
+    (work / "keep" / "link").symlink_to("deep/a.yaml")
+    (
+        work / "keep" / "caf\xe9.yaml".encode("latin-1").decode("utf-8", "surrogateescape")
+    ).write_bytes(b"latin-1 name\n")
+    head = git(work, "rev-parse", "HEAD")
+    git(work, "add", "-A")
+    git(work, "update-index", "--add", "--cacheinfo", f"160000,{head},keep/sub")
+    git(work, "commit", "-qm", "mixed")
+    remote = tmp_path / "mixed.git"
+    git(tmp_path, "clone", "-q", "--bare", str(work), str(remote))
+    return remote
+
+
+def _index_tree(repo: CachedRepo, base: str, changes: dict[str, bytes | None]) -> str:
+    """The tree git's own index makes of base with changes (read-tree, update-index, write-tree)."""
+    env_index = repo.path / "test-index"
+    entries = []
+    for path, content in sorted(changes.items(), key=lambda kv: kv[1] is not None):
+        if content is None:
+            entries.append(f"0 {'0' * 40}\t{path}")
+        else:
+            blob = (
+                subprocess.run(
+                    ["git", "hash-object", "-w", "--stdin"],
+                    cwd=repo.path,
+                    input=content,
+                    capture_output=True,
+                    check=True,
+                    timeout=30,
+                )
+                .stdout.decode()
+                .strip()
+            )
+            entries.append(f"100644 {blob}\t{path}")
+    env = {**GIT_ENV, "GIT_DIR": str(repo.path), "GIT_INDEX_FILE": str(env_index)}
+
+    def run(*args: str, stdin: bytes = b"") -> str:
+        done = subprocess.run(
+            ["git", *args], env=env, input=stdin, capture_output=True, check=True, timeout=30
+        )
+        return done.stdout.decode().strip()
+
+    run("read-tree", base)
+    run(
+        "update-index",
+        "-z",
+        "--add",
+        "--index-info",
+        stdin="".join(f"{e}\0" for e in entries).encode(),
+    )
+    tree = run("write-tree")
+    env_index.unlink()
+    return tree
+
+
+def test_commit_rebuilds_touched_folders_as_an_index_would(
+    cache: RepoCache, tmp_path: Path
+) -> None:
+    repo = cache.open(str(_mixed_remote(tmp_path)))
+    base = repo.resolve("main")
+    changes: dict[str, bytes | None] = {
+        "keep/deep/a.yaml": b"a changed\n",  # beside a symlink, a submodule, a latin-1 name
+        "keep/new/file.yaml": b"new\n",
+        "gone/only.yaml": None,  # the folder goes with its last file
+        "dir": None,  # a folder's path: nothing happens
+        "bin/absent": None,
+        "top.yaml": b"top\n",
+    }
+    made = repo.commit_files(base, changes, "mixed change", BOT)
+    assert made.tree == _index_tree(repo, base, changes)
+    listing = git(repo.path, "ls-tree", "-r", made.sha)
+    assert "100755 blob" in next(line for line in listing.splitlines() if "bin/run.sh" in line)
+    assert "120000 blob" in next(line for line in listing.splitlines() if "keep/link" in line)
+    assert "160000 commit" in next(line for line in listing.splitlines() if "keep/sub" in line)
+    assert "gone/" not in listing
+    assert git(repo.path, "fsck", "--no-dangling") == ""
+    # Rewriting the executable makes it a plain file, as the index did.
+    again = repo.commit_files(made.sha, {"bin/run.sh": b"#!/bin/sh\n"}, "plain", BOT)
+    assert again.tree == _index_tree(repo, made.sha, {"bin/run.sh": b"#!/bin/sh\n"})
+    assert "100644 blob" in git(repo.path, "ls-tree", again.sha, "bin/run.sh")
+
+
+def test_deleting_every_file_leaves_the_empty_tree(repo: CachedRepo) -> None:
+    made = repo.commit_files("main", dict.fromkeys(FILES), "all gone", BOT)
+    assert made.tree == "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"destinations": b"a file where a folder is"},
+        {"README.md/inner": b"a folder where a file is"},
+        {"new": b"file", "new/inner": b"and folder"},
+    ],
+)
+def test_a_path_both_file_and_folder_is_refused(
+    repo: CachedRepo, changes: dict[str, bytes | None]
+) -> None:
+    with pytest.raises(GitError, match="both a file and a folder"):
+        repo.commit_files("main", changes, "clash", BOT)
+
+
+def test_tree_view_answers_folder_by_folder(cache: RepoCache, tmp_path: Path) -> None:
+    repo = cache.open(str(_mixed_remote(tmp_path)))
+    view = repo.tree_view("main")
+    assert view.is_file("keep/deep/a.yaml")
+    assert view.is_file("keep/link")  # a symlink is a file, as list_files says
+    assert not view.is_file("keep/sub")  # a submodule is not
+    assert not view.is_file("keep/deep")
+    assert not view.is_file("missing/deep/a.yaml")
+    assert view.is_dir("keep/deep") and view.is_dir("")
+    assert not view.is_dir("keep/deep/a.yaml")
+    assert not view.is_dir("bin/run.sh/below")
+    assert view.files_in(["keep/deep", "gone/", "missing", "keep/dee"]) == {
+        "keep/deep": ["keep/deep/a.yaml", "keep/deep/b.yaml"],
+        "gone/": ["gone/only.yaml"],
+        "missing": [],
+        "keep/dee": [],
+    }
+    assert view.files_in(["keep"])["keep"] == [
+        p for p in repo.list_files("main", "keep") if p != "keep/sub"
+    ]
+
+
 def test_many_files_in_one_commit(repo: CachedRepo) -> None:
     changes: dict[str, bytes | None] = {f"many/{i:04}.yaml": f"{i}\n".encode() for i in range(2000)}
     made = repo.commit_files("main", changes, "many", BOT)
