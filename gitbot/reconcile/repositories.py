@@ -8,7 +8,7 @@ this path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -181,8 +181,9 @@ def reconcile(
     base = StateBase(state_repo, base_branch(state_repo, config.base_branch))
     report = ReconcileReport(snapshot, ref, state, base)
     promises = sorted({p.name for p in snapshot.promises})
-    base_paths = set(base.repo.list_files(base.sha))
-    base_records = _records(base.repo, base.sha, base_paths)
+    # Looked up a folder at a time: a big state repository is never listed whole.
+    base_files = base.repo.tree_view(base.sha)
+    base_records = _records(base.repo, base.sha, base.repo.list_files(base.sha, RECORD_ROOT))
     feedback.started(report, [p for p in promises if not request.only or p in request.only])
     if request.only_known:
         # A Promise that left the source but whose records remain still has deletes to run.
@@ -193,7 +194,9 @@ def reconcile(
                 f"--only {', '.join(unknown)}: no such Promise in source {request.source} at "
                 f"{commit[:12]} or in state {state}; the Promises: {', '.join(known) or 'none'}"
             )
-    recorded = _destination_records(base.repo, base.sha, base_paths)
+    recorded = _destination_records(
+        base.repo, base.sha, base.repo.list_files(base.sha, DESTINATION_RECORD_ROOT)
+    )
     current = {d.name for d in snapshot.destinations}
     ctx = ReconcileContext(
         snapshot,
@@ -205,7 +208,7 @@ def reconcile(
         resume=request.resume,
         history=lambda at: read_snapshot(source_repo, request.source, at),
         released_destinations=frozenset(name for name in recorded if name not in current),
-        base_paths=frozenset(base_paths),
+        base_paths=base_files,
     )
     report.outcomes = reconcile_all(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)
@@ -216,11 +219,11 @@ def reconcile(
     aggregated = [
         (plan, changes)
         for plan, changes in (
-            plan_aggregated(base_records, base_paths, snapshot.destinations, config.path)
+            plan_aggregated(base_records, base_files, snapshot.destinations, config.path)
             if separate
             else []
         )
-        if _needed(base, base_paths, plan, changes)
+        if _needed(base, plan, changes)
     ]
     extra = {plan.branch: changes for plan, changes in aggregated}
 
@@ -230,7 +233,7 @@ def reconcile(
         return plan_changes(
             plan.outcomes,
             base_records,
-            base_paths,
+            base_files,
             snapshot.destinations,
             config.path,
             aggregated=not separate,
@@ -255,20 +258,22 @@ def reconcile(
     return report
 
 
-def _needed(base: StateBase, base_paths: set[str], plan: BranchPlan, changes: Changes) -> bool:
+def _needed(base: StateBase, plan: BranchPlan, changes: Changes) -> bool:
     """An aggregated file's branch is worth publishing when it exists or changes the base."""
     if base.repo.branch_sha(plan.branch) is not None:
         return True
-    current = base.repo.read_files(base.sha, sorted(p for p in changes if p in base_paths))
+    current = base.repo.read_files(base.sha, sorted(changes))  # absent paths are left out
     return any(current.get(path) != content for path, content in changes.items())
 
 
-def _records(repo: CachedRepo, commit: str, paths: set[str]) -> dict[ObjectKey, ObjectRecord]:
+def _records(repo: CachedRepo, commit: str, paths: Iterable[str]) -> dict[ObjectKey, ObjectRecord]:
     wanted = sorted(p for p in paths if p.startswith(RECORD_ROOT + "/"))
     return records_in(repo.read_files(commit, wanted)) if wanted else {}
 
 
-def _destination_records(repo: CachedRepo, commit: str, paths: set[str]) -> dict[str, Destination]:
+def _destination_records(
+    repo: CachedRepo, commit: str, paths: Iterable[str]
+) -> dict[str, Destination]:
     wanted = sorted(p for p in paths if p.startswith(DESTINATION_RECORD_ROOT + "/"))
     return destinations_in(repo.read_files(commit, wanted)) if wanted else {}
 

@@ -48,6 +48,8 @@ from gitbot.platform.cluster import ClusterView
 from gitbot.source.snapshot import SourceSnapshot
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.placement import (
+    NO_FILES,
+    BaseFiles,
     Schedule,
     StickyLookup,
     found_on,
@@ -81,9 +83,9 @@ class ReconcileContext:
     history: Callable[[str], SourceSnapshot] | None = None
     # Destinations that left the source with `cleanup: all`: their resources are placed afresh.
     released_destinations: frozenset[str] = frozenset()
-    # Every path on the base branch: where a resource without a record (say, in a state store
-    # Kratix wrote) already has its files, so it keeps that Destination.
-    base_paths: frozenset[str] = frozenset()
+    # The files on the base branch, looked up as asked: where a resource without a record (say,
+    # in a state store Kratix wrote) already has its files, so it keeps that Destination.
+    base_paths: BaseFiles = NO_FILES
 
     @property
     def destinations(self) -> list[Destination]:

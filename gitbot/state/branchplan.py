@@ -1,7 +1,9 @@
 """Plan the state-repository branches of a reconcile: which objects go where, which files change.
 
 Pure: from object outcomes and the records on the base branch to per-branch file changes.
-Every branch starts from the latest base, so it holds exactly its own objects' changes.
+Every branch starts from the latest base, so it holds exactly its own objects' changes. The base
+branch's files are asked about path by path (BaseFiles): a plan reads the folders its objects
+own, never the whole state repository.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gitbot.kratix.layout import (
 from gitbot.kratix.objects import Destination
 from gitbot.source.config import RepoConfig
 from gitbot.state.outcomes import ObjectOutcome
+from gitbot.state.placement import BaseFiles
 from gitbot.state.records import (
     ObjectKey,
     ObjectRecord,
@@ -78,7 +81,7 @@ def _object_branch(key: ObjectKey) -> str:
 def plan_changes(
     outcomes: Sequence[ObjectOutcome],
     base_records: Mapping[ObjectKey, ObjectRecord],
-    base_paths: set[str],
+    base_files: BaseFiles,
     destinations: Sequence[Destination],
     state_path: str,
     aggregated: bool = True,
@@ -107,23 +110,23 @@ def plan_changes(
         for d in destinations
         if d.filepath_mode == "nestedByMetadata"
     ]
-    in_group_dir: dict[str, set[str]] = {}
-    if moving:
-        for path in base_paths:
-            found = nested_group_dir(path, roots)
-            if found is not None:
-                in_group_dir.setdefault(found, set()).add(path)
-    for outcome in moving:
+    owned_by = [_owned(outcome, base_records) for outcome in moving]
+    # Group directories are the object's alone and are replaced wholesale, as Kratix does: a
+    # file someone else put there goes too. Only these folders of the base are read.
+    group_dirs = {
+        found
+        for owned in owned_by
+        for path in owned
+        if (found := nested_group_dir(path, roots)) is not None
+    }
+    in_group_dir = base_files.files_in(sorted(group_dirs)) if group_dirs else {}
+    for outcome, owned in zip(moving, owned_by, strict=True):
         # A partial outcome (the pipelines a suspended workflow finished) adds, removes nothing.
         if not outcome.partial:
-            old = base_records.get(outcome.key)
-            owned = set(old.files if old else ()) | set(outcome.files)
-            # Group directories are the object's alone and are replaced wholesale, as Kratix
-            # does: a file someone else put there goes too.
             for path in list(owned):
                 group_dir = nested_group_dir(path, roots)
                 if group_dir is not None:
-                    owned |= in_group_dir.get(group_dir, set())
+                    owned |= set(in_group_dir.get(group_dir, ()))
             stays = {path for path in owned if kept(path)} if outcome.record else set()
             for path in owned - set(outcome.files) - stays:
                 changes[path] = None
@@ -140,13 +143,22 @@ def plan_changes(
     if moving:
         for dest in destinations:
             for path, content in canary_files(state_path, dest).items():
-                if path not in base_paths:
+                if not base_files.is_file(path):
                     changes[path] = content
-        changes.update(_destination_records(destinations, recorded, released, base_paths))
+        changes.update(_destination_records(destinations, recorded, released, base_files))
         for dest in released:
             gone = [*canary_files(state_path, dest), aggregated_path(state_path, dest)]
-            changes.update({path: None for path in gone if path in base_paths})
+            changes.update({path: None for path in gone if base_files.is_file(path)})
     return changes
+
+
+def _owned(outcome: ObjectOutcome, base_records: Mapping[ObjectKey, ObjectRecord]) -> set[str]:
+    """The files an object had on base and has now ({} for a partial outcome, which removes
+    nothing)."""
+    if outcome.partial:
+        return set()
+    old = base_records.get(outcome.key)
+    return set(old.files if old else ()) | set(outcome.files)
 
 
 def _outside(
@@ -166,7 +178,7 @@ def _destination_records(
     destinations: Sequence[Destination],
     recorded: Mapping[str, Destination],
     released: Collection[Destination],
-    base_paths: set[str],
+    base_files: BaseFiles,
 ) -> Changes:
     """Records of the `cleanup: all` Destinations; gone with the Destination or the policy."""
     changes: Changes = {}
@@ -174,7 +186,7 @@ def _destination_records(
         path = destination_record_path(dest.name)
         if dest.cleanup == "all":
             changes[path] = dump_destination(dest)
-        elif path in base_paths:
+        elif base_files.is_file(path):
             changes[path] = None
     for dest in released:
         changes[destination_record_path(dest.name)] = None
@@ -218,7 +230,7 @@ def aggregated_branch(dest: Destination) -> str:
 
 def plan_aggregated(
     base_records: Mapping[ObjectKey, ObjectRecord],
-    base_paths: set[str],
+    base_files: BaseFiles,
     destinations: Sequence[Destination],
     state_path: str,
 ) -> list[tuple[BranchPlan, Changes]]:
@@ -235,7 +247,7 @@ def plan_aggregated(
         changes: Changes = {}
         if placements:
             changes[path] = aggregate(placements)
-        elif path in base_paths:
+        elif base_files.is_file(path):
             changes[path] = None
         title = f"gitbot: aggregated file of Destination {dest.name}"
         plans.append((BranchPlan(aggregated_branch(dest), title, ()), changes))

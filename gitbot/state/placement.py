@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Protocol
 
 from gitbot.kratix.layout import (
     WorkRef,
@@ -22,6 +22,43 @@ from gitbot.kratix.scheduling import (
     matching_destinations,
 )
 from gitbot.pipeline.runner import WorkflowRun
+
+
+class BaseFiles(Protocol):
+    """What the base branch holds, asked path by path so that a big state repository is never
+    listed whole (gitbot.gitrepo.TreeView; PathSet in memory)."""
+
+    def is_file(self, path: str) -> bool: ...
+
+    def is_dir(self, path: str) -> bool: ...
+
+    def files_in(self, folders: Collection[str]) -> dict[str, list[str]]:
+        """Every file under each folder, recursively, sorted ([] when the folder is absent)."""
+        ...
+
+
+class PathSet:
+    """BaseFiles from a list of file paths held in memory."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._paths = frozenset(paths)
+        self._dirs = {
+            "/".join(p.split("/")[:i]) for p in self._paths for i in range(p.count("/") + 1)
+        }
+
+    def is_file(self, path: str) -> bool:
+        return path in self._paths
+
+    def is_dir(self, path: str) -> bool:
+        return path in self._dirs
+
+    def files_in(self, folders: Collection[str]) -> dict[str, list[str]]:
+        return {
+            f: sorted(p for p in self._paths if p.startswith(f.rstrip("/") + "/")) for f in folders
+        }
+
+
+NO_FILES = PathSet(())
 
 # Given a resource group, the name of the Destination it already has files under, if any.
 StickyLookup = Callable[[WorkRef, WorkloadGroup], str | None]
@@ -181,7 +218,7 @@ def found_on(
     work: WorkRef,
     group: WorkloadGroup,
     destinations: Sequence[Destination],
-    paths: frozenset[str],
+    base: BaseFiles,
     state_path: str = "",
 ) -> str | None:
     """The Destination a resource group already has files on, read from the layout Kratix's
@@ -191,25 +228,14 @@ def found_on(
     for dest in sorted(destinations, key=lambda d: d.name):
         if dest.filepath_mode == "nestedByMetadata":
             directory = f"{destination_root(state_path, dest)}/{nested_dir(work, group)}"
-            found = directory.lstrip("/") in _directories(paths)
+            found = base.is_dir(directory.lstrip("/"))
         else:  # aggregatedYAML keeps no per-placement trace: such a group is placed afresh
-            found = (
-                dest.filepath_mode == "none"
-                and kratix_state_file(state_path, dest, work, group) in paths
+            found = dest.filepath_mode == "none" and base.is_file(
+                kratix_state_file(state_path, dest, work, group)
             )
         if found:
             return dest.name
     return None
-
-
-@lru_cache(maxsize=4)
-def _directories(paths: frozenset[str]) -> frozenset[str]:
-    """Every directory holding one of `paths` (computed once per base branch)."""
-    found: set[str] = set()
-    for path in paths:
-        parts = path.split("/")[:-1]
-        found.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return frozenset(found)
 
 
 def _destinations_for(
