@@ -291,7 +291,9 @@ class _Console:
         if result.detail:
             print(f"  {result.detail}", file=self.out)
         for outcome in outcomes:
-            print(f"  {_describe(outcome)}", file=self.out)
+            # A compound Promise's children sit under their parent, one step per level.
+            tree = "  " * len(outcome.ancestors) + ("└ " if outcome.ancestors else "")
+            print(f"  {tree}{_describe(outcome)}", file=self.out)
             for unscheduled in outcome.unscheduled:
                 print(f"    not scheduled: {unscheduled}", file=self.out)
             for misplaced in outcome.misplaced:

@@ -15,7 +15,8 @@ from typing import Protocol
 from gitbot.errors import UserError
 from gitbot.gitrepo import CachedRepo
 from gitbot.kratix.objects import Destination
-from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory, reconcile_all
+from gitbot.reconcile.compound import reconcile_compound
+from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory
 from gitbot.source.config import resolve_state_repository
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
 from gitbot.state.branchplan import (
@@ -210,7 +211,7 @@ def reconcile(
         released_destinations=frozenset(name for name in recorded if name not in current),
         base_paths=base_files,
     )
-    report.outcomes = reconcile_all(ctx, request.only, workers=workers)
+    report.outcomes = reconcile_compound(ctx, request.only, workers=workers)
     report.plans = plan_branches(report.outcomes, config, commit)
 
     # Branches leave aggregatedYAML files to a branch of their own (plan_aggregated); a

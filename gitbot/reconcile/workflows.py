@@ -86,6 +86,9 @@ class ReconcileContext:
     # The files on the base branch, looked up as asked: where a resource without a record (say,
     # in a state store Kratix wrote) already has its files, so it keeps that Destination.
     base_paths: BaseFiles = NO_FILES
+    # Compound Promises' children the platform holds (gitbot.reconcile.compound): shown by the
+    # platform API beside the source's requests.
+    generated: tuple[ResourceRequest, ...] = ()
 
     @property
     def destinations(self) -> list[Destination]:
@@ -178,6 +181,10 @@ def reconcile_promise(
     availability = availability or Availability(ctx)
     promise = next((p for p in ctx.snapshot.promises if p.name == name), None)
     previous = {k: r for k, r in ctx.previous.items() if k.promise == name}
+    if promise is not None:
+        # A compound Promise's children come and go with their parents' output, not the
+        # source: gitbot.reconcile.compound runs (and deletes) them.
+        previous = {k: r for k, r in previous.items() if r.parent is None}
     try:
         with ctx.runners() as runner:
             runner.cluster = platform_view(ctx)
@@ -237,6 +244,41 @@ def _current_promise(
         request = _request_from_record(promise, record)
         outcomes.append(_delete(ctx, runner, promise, request, old_key))
     return outcomes
+
+
+def configure_object(
+    ctx: ReconcileContext,
+    runner: WorkflowRunner,
+    promise: Promise,
+    request: ResourceRequest,
+    previous: ObjectRecord | None,
+    *,
+    resume: bool = False,
+) -> ObjectOutcome:
+    """One request's configure workflow, as a Promise's reconcile runs it (for compound
+    Promises' children); `resume`: from its suspended pipeline, as a retryAfter rerun."""
+    key = ObjectKey.of_request(promise, request)
+    if resume:
+        return _configure(replace(ctx, resume=True), runner, promise, request, previous)
+    stored = _stored_status(ctx, key)
+    released = request_released(stored, _now()) if stored is not None else None
+    return _configure(ctx, runner, promise, request, previous, released)
+
+
+def delete_object(
+    ctx: ReconcileContext, runner: WorkflowRunner, promise: Promise, record: ObjectRecord
+) -> ObjectOutcome:
+    """The delete workflow of a request that left the platform (a compound Promise's child)."""
+    return _delete(ctx, runner, promise, _request_from_record(promise, record), record.key)
+
+
+def stored_status(ctx: ReconcileContext, key: ObjectKey) -> dict[str, object] | None:
+    """The object's status as gitbot keeps it (None: never ran)."""
+    return _stored_status(ctx, key)
+
+
+def request_of_record(promise: Promise, record: ObjectRecord) -> ResourceRequest:
+    return _request_from_record(promise, record)
 
 
 def _completed(outcome: ObjectOutcome) -> bool:
@@ -443,7 +485,7 @@ def platform_view(ctx: ReconcileContext) -> ClusterView:
 
     return ClusterView(
         tuple(ctx.snapshot.promises),
-        tuple(ctx.snapshot.objects.resources),
+        (*ctx.snapshot.objects.resources, *ctx.generated),
         tuple(ctx.destinations),
         status_of,
     )

@@ -32,6 +32,12 @@ class ObjectOutcome:
     note: str = ""
     partial: bool = False  # suspended: files of the finished pipelines only, nothing removed
     held: bool = False  # a request its Unavailable Promise holds back (files kept)
+    # A compound Promise's child: the objects whose output put it on the platform, root first.
+    ancestors: tuple[ObjectKey, ...] = ()
+
+    @property
+    def parent(self) -> ObjectKey | None:
+        return self.ancestors[-1] if self.ancestors else None
 
     @property
     def failed(self) -> bool:

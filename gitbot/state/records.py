@@ -70,17 +70,13 @@ class ObjectRecord:
     files: tuple[str, ...] = ()
     placements: Mapping[str, str] = field(default_factory=dict)  # "work/group id" -> Destination
     aggregated: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    # A compound Promise's child: the object whose output scheduled it to the platform.
+    parent: ObjectKey | None = None
 
     def dump(self) -> bytes:
         """The record file's bytes; stable, so an unchanged object changes nothing."""
         data = {
-            "object": {
-                "promise": self.key.promise,
-                "group": self.key.group,
-                "kind": self.key.kind,
-                "namespace": self.key.namespace,
-                "name": self.key.name,
-            },
+            "object": _key_data(self.key),
             "source": self.source,
             "sourceFile": self.source_file,
             "specHash": self.spec_hash,
@@ -91,6 +87,8 @@ class ObjectRecord:
             },
             "raw": self.raw,
         }
+        if self.parent is not None:
+            data["parent"] = _key_data(self.parent)
         return (HEADER + yamlio.dump_sorted(data)).encode("utf-8")
 
 
@@ -98,14 +96,8 @@ def parse_record(path: str, content: bytes) -> ObjectRecord:
     """Read a record back; UserError naming the file when it is not one of gitbot's."""
     try:
         data = yamlio.safe_load(content.decode("utf-8"), path)
-        obj = data["object"]
-        key = ObjectKey(
-            str(obj["promise"]),
-            str(obj["group"]),
-            str(obj["kind"]),
-            str(obj["namespace"]),
-            str(obj["name"]),
-        )
+        key = _key_of(data["object"])
+        parent = _key_of(data["parent"]) if data.get("parent") is not None else None
         return ObjectRecord(
             key=key,
             source=str(data["source"]),
@@ -115,9 +107,30 @@ def parse_record(path: str, content: bytes) -> ObjectRecord:
             files=tuple(str(f) for f in data.get("files") or ()),
             placements={str(k): str(v) for k, v in (data.get("placements") or {}).items()},
             aggregated=data.get("aggregated") or {},
+            parent=parent,
         )
     except (InvalidObjects, UnicodeDecodeError, KeyError, TypeError, AttributeError) as e:
         raise UserError(f"{path}: not a gitbot record ({e}); remove or repair it") from e
+
+
+def _key_data(key: ObjectKey) -> dict[str, str]:
+    return {
+        "promise": key.promise,
+        "group": key.group,
+        "kind": key.kind,
+        "namespace": key.namespace,
+        "name": key.name,
+    }
+
+
+def _key_of(obj: Mapping[str, Any]) -> ObjectKey:
+    return ObjectKey(
+        str(obj["promise"]),
+        str(obj["group"]),
+        str(obj["kind"]),
+        str(obj["namespace"]),
+        str(obj["name"]),
+    )
 
 
 def records_in(files: Mapping[str, bytes]) -> dict[ObjectKey, ObjectRecord]:

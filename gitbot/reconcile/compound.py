@@ -1,0 +1,354 @@
+"""Compound Promises: what a workflow schedules to the platform itself runs in the same reconcile.
+
+In Kratix a compound Promise's pipeline writes requests for other Promises to a directory whose
+destination selector matches a Destination the platform cluster's own GitOps agent applies
+(kratix-marketplace `app-as-a-service`: `platform/` with `environment: platform`); the platform
+then runs those requests' workflows, and the parent polls their status (kubectl, `retryAfter`)
+until they are done: a cluster round trip for every level. gitbot marks such Destinations in
+`.gitbot.yaml` (`platformDestinations`) and does the whole tree in one reconcile:
+
+1. the source's objects run as usual (`reconcile_all`), the platform API showing the children
+   the last reconcile left on the platform with their stored status;
+2. rounds: the requests of known Promises found in each object's output for a platform
+   Destination run their configure workflows when new or changed (children after their
+   parent, so in dependency order), then every suspended parent whose children's status
+   changed since it last looked runs again from its suspended pipeline, at once instead of
+   after `retryAfter`; until nothing changes, at most MAX_ROUNDS rounds. A chain deeper than
+   MAX_DEPTH or a child that is its own ancestor is an error naming the chain;
+3. a child that left its parent's output (the parent's workflow completed without it, or the
+   parent was deleted) runs its delete workflow, as the platform would once Flux pruned it.
+
+The children's documents stay on the platform Destination's path, as Kratix writes them; their
+own output and records go with their root object's outcomes (so into the same branch and pull
+request), each outcome naming its ancestors so summaries can show the tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from gitbot.kratix.hashing import resource_hash
+from gitbot.kratix.layout import destination_root
+from gitbot.kratix.loader import load_texts
+from gitbot.kratix.objects import Promise, ResourceRequest
+from gitbot.kratix.requirements import is_available
+from gitbot.reconcile.workflows import (
+    ReconcileContext,
+    configure_object,
+    delete_object,
+    platform_view,
+    reconcile_all,
+    request_of_record,
+    stored_status,
+)
+from gitbot.state.outcomes import ObjectOutcome
+from gitbot.state.records import ObjectKey, ObjectRecord
+
+MAX_DEPTH = 5  # levels of children below an object of the source
+MAX_ROUNDS = 2 * MAX_DEPTH + 2  # each level needs a round for its children and one to rerun
+
+
+@dataclass(frozen=True)
+class Child:
+    """A request found in an object's output for a platform Destination."""
+
+    promise: Promise
+    request: ResourceRequest
+    ancestors: tuple[ObjectKey, ...]  # the object of the source first, the parent last
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey.of_request(self.promise, self.request)
+
+    @property
+    def spec_hash(self) -> str:
+        return resource_hash(self.promise, self.request)
+
+
+def reconcile_compound(
+    ctx: ReconcileContext, only: Sequence[str] = (), workers: int = 2
+) -> dict[str, list[ObjectOutcome]]:
+    """`reconcile_all`, then the children trees; outcomes by the root's Promise, each root
+    followed by its descendants (depth first)."""
+    platform = ctx.snapshot.config.platform_destinations
+    left = {k: r for k, r in ctx.previous.items() if r.parent is not None}
+    if not platform and not left:
+        return reconcile_all(ctx, only, workers)
+    promises = {p.name: p for p in ctx.snapshot.promises if p.api is not None}
+    shown = tuple(
+        request_of_record(promises[k.promise], r) for k, r in left.items() if k.promise in promises
+    )
+    ctx = replace(ctx, generated=shown)
+    tree = _Tree(ctx, reconcile_all(ctx, only, workers), promises, workers)
+    tree.grow()
+    tree.prune(left)
+    return tree.result()
+
+
+class _Tree:
+    """The outcomes of one reconcile, growing round by round."""
+
+    def __init__(
+        self,
+        ctx: ReconcileContext,
+        outcomes: Mapping[str, Sequence[ObjectOutcome]],
+        promises: Mapping[str, Promise],
+        workers: int,
+    ) -> None:
+        self.ctx = ctx
+        self.roots = {name: [o.key for o in found] for name, found in outcomes.items()}
+        self.latest = {o.key: o for found in outcomes.values() for o in found}
+        self.promises = promises
+        self.workers = max(1, workers)
+        self.children: dict[ObjectKey, Child] = {}
+        self.kids: dict[ObjectKey, list[ObjectKey]] = {}
+        self.ran: dict[ObjectKey, str] = {}  # child -> spec hash it ran with
+        self.looked: dict[ObjectKey, str] = {}  # parent -> its children's status it last saw
+        platform = ctx.snapshot.config.platform_destinations
+        self.roots_on_platform = [
+            (d, destination_root(ctx.state_path, d))
+            for d in ctx.destinations
+            if platform.matches(d.name, d.labels)
+        ]
+        self.sourced = {
+            ObjectKey.of_request(p, r): r
+            for p in promises.values()
+            for r in ctx.snapshot.requests_of(p.name)
+        }
+
+    # --- growing ----------------------------------------------------------------------------
+
+    def grow(self) -> None:
+        """Rounds of children and parent reruns until nothing changes (or MAX_ROUNDS)."""
+        changed = list(self.latest)
+        for key in changed:
+            self.looked[key] = self._seen_by(key)
+        for _ in range(MAX_ROUNDS):
+            for key in changed:
+                self._collect(key)
+            todo = [c for c in self.children.values() if self.ran.get(c.key) != c.spec_hash]
+            changed = self._run_children(todo)
+            reruns = [
+                k
+                for k, o in self.latest.items()
+                if o.suspended
+                and not o.failed
+                and self.kids.get(k)
+                and self.looked.get(k) != self._seen_by(k)
+            ]
+            changed += self._rerun(reruns)
+            if not changed:
+                return
+
+    def _collect(self, parent: ObjectKey) -> None:
+        """The parent's children, from its latest output for the platform Destinations."""
+        outcome = self.latest[parent]
+        if outcome.failed or outcome.action != "configure" or outcome.run is None:
+            return  # a failed workflow's Work is not updated: its children stay as they were
+        texts = self._platform_documents(outcome)
+        found = load_texts(texts, list(self.promises.values())) if texts else None
+        kids: list[ObjectKey] = []
+        problems = [str(p) for p in found.problems] if found is not None else []
+        if problems:
+            problems = [f"its output for the platform has invalid objects: {'; '.join(problems)}"]
+        for request in found.resources if found is not None else ():
+            promise = self.promises[request.promise_name]
+            child = Child(promise, request, (*outcome.ancestors, parent))
+            problem = self._problem(child)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            self.children[child.key] = child
+            kids.append(child.key)
+        if problems:
+            # The parent's output is what is wrong: it fails, naming the chain.
+            self.latest[parent] = replace(outcome, error="; ".join(problems))
+        for gone in set(self.kids.get(parent, ())) - set(kids):
+            self.children.pop(gone, None)
+        self.kids[parent] = kids
+        self._show()
+
+    def _problem(self, child: Child) -> str | None:
+        key = child.key
+        chain = " → ".join(str(k) for k in (*child.ancestors, key))
+        if key in child.ancestors:
+            return f"compound Promise cycle: {chain}; a request may not schedule itself"
+        if len(child.ancestors) > MAX_DEPTH:
+            return f"compound Promises nest at most {MAX_DEPTH} levels below the source: {chain}"
+        if key in self.sourced:
+            return (
+                f"{chain}: the source already has this request "
+                f"({self.sourced[key].source}); the source's runs"
+            )
+        other = self.children.get(key)
+        if other is not None and other.ancestors[-1] != child.ancestors[-1]:
+            return f"{chain}: {other.ancestors[-1]} schedules this request to the platform too"
+        return None
+
+    def _platform_documents(self, outcome: ObjectOutcome) -> dict[str, str]:
+        texts: dict[str, str] = {}
+        for destination, root in self.roots_on_platform:
+            prefix = f"{root}/" if root else ""
+            for path, content in outcome.files.items():
+                if path.startswith(prefix) and path.endswith((".yaml", ".yml")):
+                    texts[path] = content.decode("utf-8", "replace")
+            record = outcome.record
+            for placement, files in (
+                (record.aggregated if record else {}).get(destination.name, {}).items()
+            ):
+                for path, text in files.items():
+                    texts[f"{destination.name}: {placement}/{path}"] = text
+        return texts
+
+    def _show(self) -> None:
+        """Let the platform API show the children as they now are."""
+        current = {c.key: c.request for c in self.children.values()}
+        kept = {
+            ObjectKey.of_request(self.promises[r.promise_name], r): r for r in self.ctx.generated
+        }
+        self.ctx = replace(self.ctx, generated=tuple({**kept, **current}.values()))
+
+    def _seen_by(self, parent: ObjectKey) -> str:
+        """What the parent sees of its children's status: changes when any of it changes."""
+        statuses = [(str(k), stored_status(self.ctx, k)) for k in self.kids.get(parent, ())]
+        text = json.dumps(statuses, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _run_children(self, todo: Sequence[Child]) -> list[ObjectKey]:
+        def run(child: Child) -> ObjectOutcome:
+            held = self._held(child)
+            if held is not None:
+                return held
+            with self.ctx.runners() as runner:
+                runner.cluster = platform_view(self.ctx)
+                outcome = configure_object(
+                    self.ctx, runner, child.promise, child.request, self._previous(child.key)
+                )
+            return self._as_child(outcome, child)
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            done = list(pool.map(run, todo))
+        for child, outcome in zip(todo, done, strict=True):
+            self.ran[child.key] = child.spec_hash
+            self.latest[child.key] = outcome
+            self.looked[child.key] = self._seen_by(child.key)
+        return [c.key for c in todo]
+
+    def _held(self, child: Child) -> ObjectOutcome | None:
+        if child.request.paused:
+            note = "kratix.io/paused is set"
+            return ObjectOutcome(child.key, "paused", note=note, ancestors=child.ancestors)
+        promise_status = stored_status(self.ctx, ObjectKey.of_promise(child.promise))
+        if not is_available(promise_status):
+            note = f"held: Promise {child.promise.name} is Unavailable; its files are kept"
+            return ObjectOutcome(
+                child.key, "skipped", note=note, held=True, ancestors=child.ancestors
+            )
+        return None
+
+    def _previous(self, key: ObjectKey) -> ObjectRecord | None:
+        return self.ctx.previous.get(key)
+
+    def _as_child(self, outcome: ObjectOutcome, child: Child) -> ObjectOutcome:
+        record = outcome.record
+        if record is not None:
+            record = replace(record, parent=child.ancestors[-1])
+        return replace(outcome, record=record, ancestors=child.ancestors)
+
+    def _rerun(self, parents: Sequence[ObjectKey]) -> list[ObjectKey]:
+        """Suspended parents, from their suspended pipeline, now that their children moved."""
+        rerun: list[ObjectKey] = []
+        for key in parents:
+            first = self.latest[key]
+            assert first.run is not None
+            target = first.run.target
+            if target.request is None:
+                continue  # a Promise's own workflow: Kratix reruns it only on its schedule
+            self.looked[key] = self._seen_by(key)
+            with self.ctx.runners() as runner:
+                runner.cluster = platform_view(self.ctx)
+                again = configure_object(
+                    self.ctx, runner, target.promise, target.request, first.record, resume=True
+                )
+            merged = _merged(first, again)
+            child = self.children.get(key)
+            self.latest[key] = self._as_child(merged, child) if child is not None else merged
+            rerun.append(key)
+        return rerun
+
+    # --- pruning and the result -------------------------------------------------------------
+
+    def prune(self, left: Mapping[ObjectKey, ObjectRecord]) -> None:
+        """Delete children that left their parent's output (see the module docstring)."""
+        gone = [
+            (k, r)
+            for k, r in sorted(left.items(), key=lambda kv: str(kv[0]))
+            if k not in self.children and k not in self.latest and k.promise in self.promises
+        ]
+        for key, record in gone:
+            assert record.parent is not None
+            parent = self.latest.get(record.parent)
+            if parent is None or not _lets_go(parent):
+                continue  # the parent did not finish: its Work, and so its children, stay
+            with self.ctx.runners() as runner:
+                runner.cluster = platform_view(self.ctx)
+                outcome = delete_object(self.ctx, runner, self.promises[key.promise], record)
+            ancestors = (*parent.ancestors, record.parent)
+            self.latest[key] = replace(outcome, ancestors=ancestors)
+            self.kids.setdefault(record.parent, []).append(key)
+
+    def result(self) -> dict[str, list[ObjectOutcome]]:
+        found: dict[str, list[ObjectOutcome]] = {}
+        for name, keys in self.roots.items():
+            found[name] = []
+            for key in keys:
+                self._walk(key, found[name], set())
+        return found
+
+    def _walk(self, key: ObjectKey, into: list[ObjectOutcome], seen: set[ObjectKey]) -> None:
+        if key in seen or key not in self.latest:
+            return
+        seen.add(key)
+        into.append(self.latest[key])
+        for kid in self.kids.get(key, ()):
+            outcome = self.latest.get(kid)
+            if outcome is not None and outcome.parent == key:
+                self._walk(kid, into, seen)
+
+
+def _lets_go(parent: ObjectOutcome) -> bool:
+    """Whether the parent's outcome drops the children it no longer lists: a configure
+    workflow that ran through, or its own deletion."""
+    if parent.failed:
+        return False
+    if parent.action == "delete":
+        return True
+    return parent.action == "configure" and parent.run is not None and not parent.partial
+
+
+def _merged(first: ObjectOutcome, again: ObjectOutcome) -> ObjectOutcome:
+    """A suspended run and its resumption, as one run of the whole workflow."""
+    if first.run is None or again.run is None or again.failed:
+        return again
+    done = tuple(p for p in first.run.pipelines if p.outcome != "suspended")
+    run = replace(again.run, pipelines=(*done, *again.run.pipelines))
+    files = {**first.files, **again.files}
+    pipelines = first.run.target.pipelines
+    from_start = bool(first.run.pipelines) and first.run.pipelines[0].name == pipelines[0].name
+    partial = not from_start or again.suspended
+    record = again.record
+    if record is not None and not partial:
+        record = replace(record, files=tuple(sorted(files)))
+    return replace(
+        again,
+        run=run,
+        files=files,
+        record=record,
+        partial=partial,
+        unscheduled=(*first.unscheduled, *again.unscheduled),
+        misplaced=(*first.misplaced, *again.misplaced),
+    )

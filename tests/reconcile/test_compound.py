@@ -1,0 +1,101 @@
+"""Compound Promises in one reconcile: a parent's requests for the platform run as children,
+the parent polling them through the platform API converges, the tree shows, bounds hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compound_source import app_request, compound_files
+from conftest import Reconcile
+from gitfixtures import commit_all, files_on, show, write
+
+APP = "platform/resources/default/app/web/emit"
+
+
+def test_a_compound_promise_converges_in_one_reconcile(
+    source: Path, state: Path, reconcile: Reconcile, kube_image: str
+) -> None:
+    write(source, compound_files(kube_image))
+    commit_all(source, "a compound app")
+    code, out = reconcile()
+    assert code == 0, out
+    files = files_on(state, "main")
+    # The children's documents stay on the platform Destination, as Kratix writes them.
+    documents = [f for f in files if f.startswith(APP)]
+    assert sorted(Path(f).name for f in documents) == ["cache.yaml", "database.yaml"]
+    # The children ran, and the parent saw them Ready through the API in the same reconcile.
+    assert show(state, "main", "worker/resources/default/database/web-db/main/5058f/database.txt")
+    assert show(state, "main", "worker/resources/default/cache/web-cache/main/5058f/cache.txt")
+    ready = "worker/resources/default/app/web/wait/5058f/ready.txt"
+    assert show(state, "main", ready) == "database Ready, cache Ready"
+    # The summary shows the tree: parent, then its children indented under it.
+    lines = out.splitlines()
+    parent = next(i for i, line in enumerate(lines) if line.startswith("  app default/web:"))
+    assert "succeeded" in lines[parent]
+    assert lines[parent + 1].startswith("    └ cache default/web-cache: configure succeeded")
+    assert lines[parent + 2].startswith("    └ database default/web-db: configure succeeded")
+
+
+def test_a_child_that_leaves_its_parents_output_runs_its_delete_workflow(
+    source: Path, state: Path, reconcile: Reconcile, kube_image: str
+) -> None:
+    write(source, compound_files(kube_image))
+    commit_all(source, "a compound app")
+    assert reconcile()[0] == 0
+    write(source, {"requests.yaml": app_request("web", cache=False)})
+    commit_all(source, "no cache")
+    code, out = reconcile()
+    assert code == 0, out
+    deleted = "    └ cache default/web-cache: delete succeeded"
+    assert any(line.startswith(deleted) for line in out.splitlines()), out
+    files = files_on(state, "main")
+    assert not [f for f in files if "web-cache" in f or f.endswith("/cache.yaml")]
+    assert [f for f in files if "web-db" in f]
+    ready = "worker/resources/default/app/web/wait/5058f/ready.txt"
+    assert show(state, "main", ready) == "database Ready, cache Ready"
+
+
+LOOP = """\
+set -e; n=$KRATIX_OBJECT_NAME; mkdir -p /kratix/output/platform
+case $n in *-b) c=${n%-b};; *) c=$n-b;; esac
+if [ "$MODE" = deep ]; then c=$n-x; fi
+printf 'apiVersion: loop.gitbot.dev/v1\\nkind: Loop\\nmetadata:\\n  name: %s\\nspec: {}\\n' $c \
+  > /kratix/output/platform/next.yaml
+printf -- '- directory: platform\\n  matchLabels: {environment: platform}\\n' \
+  > /kratix/metadata/destination-selectors.yaml
+"""
+
+
+def loop_files(mode: str) -> dict[str, str]:
+    from compound_source import BUSYBOX, DESTINATIONS, PLATFORM_CONFIG, crd, pipeline, promise
+
+    script = f"MODE={mode}; " + LOOP
+    return {
+        ".gitbot.yaml": PLATFORM_CONFIG,
+        "destinations.yaml": DESTINATIONS,
+        "loop.yaml": promise(
+            "loop", crd("loop.gitbot.dev", "Loop", "loops"), pipeline("main", BUSYBOX, script)
+        ),
+        "requests.yaml": "apiVersion: loop.gitbot.dev/v1\nkind: Loop\nmetadata:\n  name: a\n"
+        "spec: {}\n",
+    }
+
+
+def test_a_cycle_is_an_error_naming_the_chain(source: Path, reconcile: Reconcile) -> None:
+    write(source, loop_files("cycle"))
+    commit_all(source, "a request whose child schedules it again")
+    code, out = reconcile()
+    assert code == 1
+    assert (
+        "compound Promise cycle: loop default/a → loop default/a-b → loop default/a; "
+        "a request may not schedule itself"
+    ) in out
+
+
+def test_depth_is_bounded(source: Path, reconcile: Reconcile) -> None:
+    write(source, loop_files("deep"))
+    commit_all(source, "a request whose children never end")
+    code, out = reconcile()
+    assert code == 1
+    chain = " → ".join(f"loop default/a{'-x' * i}" for i in range(7))
+    assert f"compound Promises nest at most 5 levels below the source: {chain}" in out
