@@ -111,11 +111,11 @@ def leaf(name: str, group: str, kind: str, plural: str) -> str:
 
 EMIT = """\
 set -e; n=$KRATIX_OBJECT_NAME; mkdir -p /kratix/output/platform
-printf 'apiVersion: db.gitbot.dev/v1\\nkind: Database\\nmetadata:\\n  name: %s-db\\nspec: {size: 1}\\n' \
-  $n > /kratix/output/platform/database.yaml
+printf 'apiVersion: db.gitbot.dev/v1\\nkind: Database\\n' > /kratix/output/platform/database.yaml
+printf 'metadata:\\n  name: %s-db\\nspec: {size: 1}\\n' $n >> /kratix/output/platform/database.yaml
 if ! grep -q 'cache: false' /kratix/input/object.yaml; then
-printf 'apiVersion: cache.gitbot.dev/v1\\nkind: Cache\\nmetadata:\\n  name: %s-cache\\nspec: {}\\n' \
-  $n > /kratix/output/platform/cache.yaml
+printf 'apiVersion: cache.gitbot.dev/v1\\nkind: Cache\\n' > /kratix/output/platform/cache.yaml
+printf 'metadata:\\n  name: %s-cache\\nspec: {}\\n' $n >> /kratix/output/platform/cache.yaml
 fi
 printf -- '- directory: platform\\n  matchLabels: {environment: platform}\\n' \
   > /kratix/metadata/destination-selectors.yaml

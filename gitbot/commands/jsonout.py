@@ -169,6 +169,8 @@ def outcome(o: ObjectOutcome) -> Json:
             "namespace": key.namespace or None,
             "promise": key.promise,
         },
+        # A compound Promise's child: the objects above it, the source's object first.
+        "ancestors": [str(k) for k in o.ancestors],
         "action": o.action,
         "failed": o.failed,
         "error": o.error,

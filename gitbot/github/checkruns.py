@@ -102,7 +102,7 @@ def _table(outcomes: Sequence[ObjectOutcome], timings: bool) -> list[str]:
             pipelines = ", ".join(
                 f"{p.name} {p.seconds:.1f}s" if timings else p.name for p in o.run.pipelines
             )
-        lines.append(f"| {o.key} | {o.action} | {result} | {pipelines} |")
+        lines.append(f"| {o.tree_label()} | {o.action} | {result} | {pipelines} |")
     return lines
 
 

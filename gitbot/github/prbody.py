@@ -95,7 +95,10 @@ def render_body(
         result_text = outcome.action if outcome.run is None else outcome.run.outcome
         if outcome.run is not None:
             pipelines = ", ".join(f"{p.name} ({p.seconds:.1f}s)" for p in outcome.run.pipelines)
-        head.append(f"| {outcome.key} | {outcome.action} | {pipelines or '—'} | {result_text} |")
+        if outcome.failed:
+            result_text = "failed"
+        label = outcome.tree_label()  # a compound Promise's children under their parent
+        head.append(f"| {label} | {outcome.action} | {pipelines or '—'} | {result_text} |")
     added, changed, removed = (
         tuple(p for p in paths if not p.startswith(RECORDS))
         for paths in (result.added, result.changed, result.removed)

@@ -39,6 +39,12 @@ class ObjectOutcome:
     def parent(self) -> ObjectKey | None:
         return self.ancestors[-1] if self.ancestors else None
 
+    def tree_label(self, indent: str = "\u2003") -> str:
+        """The key, after `└ ` and one `indent` per level above its parent for a child."""
+        if not self.ancestors:
+            return str(self.key)
+        return f"{indent * (len(self.ancestors) - 1)}└ {self.key}"
+
     @property
     def failed(self) -> bool:
         return self.error is not None or (self.run is not None and self.run.failure is not None)

@@ -94,3 +94,26 @@ def test_source_problems_become_annotations() -> None:
             "message": "bad",
         },
     )
+
+
+def test_pull_request_body_and_check_run_show_the_compound_tree() -> None:
+    parent = ObjectKey("app", "app.gitbot.dev", "App", "default", "web")
+    child = ObjectKey("database", "db.gitbot.dev", "Database", "default", "web-db")
+    grandchild = ObjectKey("disk", "disk.gitbot.dev", "Disk", "default", "web-db-disk")
+    outcomes = [
+        ObjectOutcome(parent, "configure"),
+        ObjectOutcome(child, "configure", ancestors=(parent,)),
+        ObjectOutcome(grandchild, "delete", error="gone wrong", ancestors=(parent, child)),
+    ]
+    body = render_body(
+        "acme/src", "a" * 40, outcomes, BranchResult("gitbot/app", "created"), MARKER
+    )
+    rows = [line for line in body.splitlines() if line.startswith("| ")][1:]
+    assert rows == [
+        "| app default/web | configure | — | configure |",
+        "| └ database default/web-db | configure | — | configure |",
+        "| \u2003└ disk default/web-db-disk | delete | — | failed |",
+    ]
+    summary = promise_report("app", outcomes, None).summary.splitlines()
+    assert "| └ database default/web-db | configure | configure |  |" in summary
+    assert "| \u2003└ disk default/web-db-disk | delete | failed |  |" in summary
