@@ -3,12 +3,13 @@ the parent polling them through the platform API converges, the tree shows, boun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from compound_source import app_request, compound_files
-from conftest import Reconcile
 from gitfixtures import commit_all, files_on, show, write
 
+Reconcile = Callable[..., tuple[int, str]]  # the `reconcile` fixture of conftest.py
 APP = "platform/resources/default/app/web/emit"
 
 
