@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,3 +62,12 @@ def example_images(engine_url: str) -> list[str]:
     spec.loader.exec_module(module)
     built: list[str] = module.build_all(quiet=True)
     return built
+
+
+@pytest.fixture(scope="session")
+def kube_image(engine_url: str) -> str:
+    """Debian bookworm with kubectl and the official Python client (tests/platform/kube_images)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "platform"))
+    import kube_images
+
+    return str(kube_images.kube_image(engine_url))

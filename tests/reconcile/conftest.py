@@ -45,14 +45,3 @@ def reconcile(
         return code, printed.out + printed.err
 
     return run
-
-
-@pytest.fixture(scope="session")
-def kube_image(engine_url: str) -> str:
-    """Debian bookworm with kubectl and the official Python client (tests/platform/kube_images)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "platform"))
-    import kube_images
-
-    return kube_images.kube_image(engine_url)
