@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
+import docker.errors
 import pytest
 
 from gitbot.pipeline.engine import DockerEngine, EngineError
@@ -42,6 +44,51 @@ def _engine_url() -> str:
 @pytest.fixture(scope="session")
 def engine_url() -> str:
     return _engine_url()
+
+
+@pytest.fixture(scope="session")
+def second_engine_url(engine_url: str, example_images: list[str]) -> str:
+    """Another machine's container engine, holding the example images: the engine at
+    GITBOT_TEST_SECOND_DOCKER_HOST, else a Podman service with storage, network and socket of its
+    own (`scripts/engine-up --own-storage` in `.engine-b/`), sharing no image, container or
+    bridge with the engine at `engine_url`."""
+    url = os.environ.get("GITBOT_TEST_SECOND_DOCKER_HOST") or _own_storage_engine()
+    assert url != engine_url, url
+    _copy_images(engine_url, url, example_images)
+    return url
+
+
+def _own_storage_engine() -> str:
+    env = {**os.environ, "GITBOT_ENGINE_DIR": str(ROOT / ".engine-b")}
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "engine-up"), "--own-storage"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    if started.returncode != 0:
+        raise RuntimeError(f"scripts/engine-up --own-storage failed:\n{started.stderr}")
+    return started.stdout.strip().rsplit("=", 1)[-1]
+
+
+def _copy_images(source_url: str, target_url: str, images: list[str]) -> None:
+    """Copy images from one engine to another (save, then load), as a registry would carry them
+    between machines; images the target already has with the same id are skipped."""
+    source = docker.DockerClient(base_url=source_url, timeout=300)
+    target = docker.DockerClient(base_url=target_url, timeout=300)
+    try:
+        for name in images:
+            image = source.images.get(name)
+            try:
+                if target.images.get(name).id == image.id:
+                    continue
+            except docker.errors.ImageNotFound:
+                pass
+            target.images.load(b"".join(image.save(named=True)))
+    finally:
+        source.close()
+        target.close()
 
 
 @pytest.fixture
