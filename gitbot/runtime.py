@@ -16,13 +16,13 @@ from gitbot.pipeline.engine import DockerEngine
 from gitbot.pipeline.setup import runner_config
 from gitbot.secrets import Redactor
 from gitbot.settings import Settings, database_url
-from gitbot.statusdb import StatusStore
+from gitbot.statusdb import STATUS_FILE, ObjectStatuses, StatusStore
 from gitbot.web.app import WebConfig, create_app
 from gitbot.work.handlers import Service
 from gitbot.work.poller import Poller
 from gitbot.work.pool import WorkerPool
 from gitbot.work.scheduler import PeriodicReconciles
-from gitbot.work.store import Store
+from gitbot.work.store import SharedStatusStore, Store
 
 
 @dataclass
@@ -59,9 +59,14 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
             auth_header=github.git_auth_header,
             redactor=redactor,
         )
-        status = StatusStore(settings.data_dir / "status.sqlite")
         service = Service(
-            store, github, cache, status, runner_config(settings), redactor, settings.workers
+            store,
+            github,
+            cache,
+            object_statuses(settings, store),
+            runner_config(settings),
+            redactor,
+            settings.workers,
         )
         parts.pool = WorkerPool(
             store, service.handle, threads=settings.workers, lease=lease, redactor=redactor
@@ -75,6 +80,14 @@ def build(settings: Settings, redactor: Redactor, *, worker: bool, lease: float 
             poll_interval=settings.poll_interval,
         )
     return parts
+
+
+def object_statuses(settings: Settings, store: Store) -> ObjectStatuses:
+    """Where workers keep each object's status: the work database when GITBOT_DATABASE_URL names
+    one (every worker, on any machine, shares it), else the status file in the data directory."""
+    if settings.database_url:
+        return SharedStatusStore(store)
+    return StatusStore(settings.data_dir / STATUS_FILE)
 
 
 def web_app(settings: Settings, parts: Parts) -> Flask:
@@ -95,7 +108,8 @@ def web_app(settings: Settings, parts: Parts) -> Flask:
             settings.runs_token,
             checks,
             console_token=settings.console_token,
-            status_path=settings.data_dir / "status.sqlite",
+            status_path=settings.data_dir / STATUS_FILE,
+            statuses=SharedStatusStore(parts.store) if settings.database_url else None,
             reconcile_interval=settings.reconcile_interval,
         )
     )

@@ -1,8 +1,13 @@
-"""Each object's Kratix status between runs, kept in a SQLite file under the data directory.
+"""Each object's Kratix status between runs: what a status store does (`ObjectStatuses`), and
+the SQLite file under the data directory that keeps it for one machine (`StatusStore`).
 
-Every thread gets its own connection (WAL mode lets readers run beside the one writer), every
-write is one short transaction, and the file is marked with an application id and a schema
-version so that a foreign file is refused and later versions can migrate.
+With a shared work database (`GITBOT_DATABASE_URL`), workers on several machines keep statuses
+there instead (`gitbot.work.store.SharedStatusStore`), so that a job handed to another machine
+sees what the first one wrote.
+
+In the SQLite file every thread gets its own connection (WAL mode lets readers run beside the
+one writer), every write is one short transaction, and the file is marked with an application
+id and a schema version so that a foreign file is refused and later versions can migrate.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gitbot.errors import ExternalError, UserError
 
 OUTCOMES = ("succeeded", "failed", "suspended", "paused")
+STATUS_FILE = "status.sqlite"  # the SQLite status store's name in the data directory
 SCHEMA_VERSION = 1
 APPLICATION_ID = int.from_bytes(b"gbst", "big")  # marks the file as a gitbot status store
 TIMEOUT_SECONDS = 10.0
@@ -59,8 +65,38 @@ class ObjectStatus:
             raise ValueError("updated_at must be timezone-aware")
 
 
+class ObjectStatuses(Protocol):
+    """Object statuses by (source repository, object key); safe to share between threads.
+
+    `source` names the source repository (`owner/name` or a URL), `key` the object
+    (`group/kind/namespace/name`). Errors: ExternalError when the store is busy or unreachable
+    (worth retrying), UserError when it is unusable.
+    """
+
+    def get(self, source: str, key: str) -> ObjectStatus | None:
+        """The stored status of one object, or None if there is none."""
+        ...
+
+    def put(self, source: str, key: str, status: ObjectStatus) -> None:
+        """Store (or replace) one object's status."""
+        ...
+
+    def forget(self, source: str, key: str) -> None:
+        """Drop one object's status (no error if there is none)."""
+        ...
+
+    def all(self, source: str) -> dict[str, ObjectStatus]:
+        """Every stored status of one source repository, by object key."""
+        ...
+
+    def promise_keys(self) -> dict[str, list[str]]:
+        """The keys of every stored Promise's status, by source repository."""
+        ...
+
+
 class StatusStore:
-    """Object statuses by (source repository, object key); safe to share between threads."""
+    """Object statuses by (source repository, object key) in one SQLite file (`ObjectStatuses`);
+    safe to share between threads."""
 
     def __init__(self, path: Path, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.path = path
@@ -98,11 +134,11 @@ class StatusStore:
         values = (
             source,
             key,
-            _to_json(status.status),
+            to_json(status.status),
             status.outcome,
             status.spec_hash,
             status.source_commit,
-            _to_json(status.pipelines),
+            to_json(status.pipelines),
             status.updated_at.astimezone(UTC).isoformat(),
         )
         with self._errors():
@@ -131,6 +167,18 @@ class StatusStore:
                 .fetchall()
             )
         return {row[0]: _from_row(row[1:]) for row in rows}
+
+    def every(self) -> Iterator[tuple[str, str, ObjectStatus]]:
+        """Every stored status as (source, key, status), by source and key: for copying the
+        file into a shared database."""
+        with self._errors():
+            rows = (
+                self._connection()
+                .execute(f"SELECT source, key, {_COLUMNS} FROM object_status ORDER BY source, key")
+                .fetchall()
+            )
+        for row in rows:
+            yield row[0], row[1], _from_row(row[2:])
 
     def promise_keys(self) -> dict[str, list[str]]:
         """The keys of every stored Promise's status (`platform.kratix.io/...`), by source
@@ -240,7 +288,8 @@ class StatusStore:
             ) from exc
 
 
-def _to_json(value: Mapping[str, Any]) -> str:
+def to_json(value: Mapping[str, Any]) -> str:
+    """A status (or pipeline phases) as compact JSON with sorted keys, as every store keeps it."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from gitbot.errors import EXIT_OK
 from gitbot.settings import Settings, database_url, load_settings
+from gitbot.statusdb import STATUS_FILE
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) loads only when `gitbot db` runs
     from gitbot.work.store import Store
-
-STATUS_FILE = "status.sqlite"  # the object status store in the data directory (gitbot.statusdb)
 
 
 # Each action's --help in the style of the other commands': what it does, examples, environment.
@@ -35,7 +34,10 @@ _ACTIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
         "migrate the database to this gitbot's schema",
         "Migrate the work database to this gitbot's schema (Alembic migrations, in order).\n"
         "Run it before starting a new gitbot: a process that finds an older schema refuses to\n"
-        "start. Says so and changes nothing when the schema is already current.",
+        "start. Says so and changes nothing when the schema is already current. With\n"
+        "GITBOT_DATABASE_URL, the object statuses of the data directory's status.sqlite (where\n"
+        "gitbot kept them before) are copied into the database, the newer of each kept: run\n"
+        "it on each worker machine.",
         (
             ("Migrate the database in the data directory", "gitbot db upgrade"),
             (
@@ -100,9 +102,33 @@ def db_command(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"{store.name} is already at revision {after}\n")
             else:
                 out.write(f"upgraded {store.name} from revision {before or '(empty)'} to {after}\n")
+            if settings.database_url:
+                _copy_statuses(store, settings.data_dir / STATUS_FILE, out)
         else:
             _backup(store, settings, args.file, out)
     return EXIT_OK
+
+
+def _copy_statuses(store: Store, path: Path, out: TextIO) -> None:
+    """Copy the object statuses of a status file into the work database; of two statuses of
+    one object, the newer is kept (each worker machine had its own file)."""
+    if not path.is_file():
+        return
+    from gitbot.statusdb import StatusStore
+    from gitbot.work.store import SharedStatusStore
+
+    shared = SharedStatusStore(store)
+    copied = kept = 0
+    with StatusStore(path) as old:
+        for source, key, status in old.every():
+            stored = shared.get(source, key)
+            if stored is not None and stored.updated_at >= status.updated_at:
+                kept += 1
+                continue
+            shared.put(source, key, status)
+            copied += 1
+    newer = f" ({kept} kept: the database's were as new or newer)" if kept else ""
+    out.write(f"copied {copied} object statuses from {path} into {store.name}{newer}\n")
 
 
 def _describe(revision: str | None, name: str) -> str:

@@ -38,7 +38,7 @@ from gitbot.settings import load_settings
 from gitbot.state.branchplan import BranchPlan, Changes
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.publish import BranchResult
-from gitbot.statusdb import StatusStore
+from gitbot.statusdb import STATUS_FILE, StatusStore
 
 
 def reconcile_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -96,7 +96,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO) -> ReconcileReport:
     if config.options.policy.network == "none":
         print(PLATFORM_API_OFF, file=out)
     runners = _runner_factory(config, out, lock, redactor, progress)
-    with StatusStore(settings.data_dir / "status.sqlite") as status:
+    with StatusStore(settings.data_dir / STATUS_FILE) as status:
         try:
             return reconcile(request, opener, status, runners, feedback, workers=settings.workers)
         except UnknownRef as e:

@@ -45,7 +45,7 @@ from gitbot.state.records import (
     destinations_in,
     records_in,
 )
-from gitbot.statusdb import StatusStore
+from gitbot.statusdb import ObjectStatuses
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ class LocalFeedback:
 def reconcile(
     request: ReconcileRequest,
     cache: RepoOpener,
-    status: StatusStore,
+    status: ObjectStatuses,
     runners: RunnerFactory,
     feedback: Feedback,
     workers: int = 2,

@@ -59,7 +59,7 @@ from gitbot.state.placement import (
     schedule_static_dependencies,
 )
 from gitbot.state.records import ObjectKey, ObjectRecord
-from gitbot.statusdb import ObjectStatus, StatusStore
+from gitbot.statusdb import ObjectStatus, ObjectStatuses
 
 # Makes a runner for one Promise's work (each with its own engine connection) and cleans up.
 RunnerFactory = Callable[[], AbstractContextManager[WorkflowRunner]]
@@ -71,7 +71,7 @@ class ReconcileContext:
 
     snapshot: SourceSnapshot
     previous: Mapping[ObjectKey, ObjectRecord]
-    status: StatusStore
+    status: ObjectStatuses
     runners: RunnerFactory
     state_path: str = ""
     # A preview (a source pull request) runs resources with KRATIX_DRY_RUN=true and keeps no

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from gitbot.secrets import Secret
-from gitbot.statusdb import StatusStore
+from gitbot.statusdb import ObjectStatuses, StatusStore
 from gitbot.web import console, deliveries, health, runs, setup, webhook
 from gitbot.web.overview import ResultCache
 from gitbot.work.store import Store
@@ -19,7 +19,8 @@ from gitbot.work.store import Store
 class WebConfig:
     """What the web layer needs; `ready_checks` name -> callable raising when unhealthy.
 
-    `status_path` is the workers' object status database (opened when it exists, read only);
+    `statuses` is the workers' object status store when they share the work database;
+    otherwise `status_path` is their SQLite status file (opened when it exists, read only);
     `reconcile_interval` (seconds) is the scheduler's default, to show when a rerun is due."""
 
     webhook_secret: Secret
@@ -28,12 +29,15 @@ class WebConfig:
     ready_checks: dict[str, Any] = field(default_factory=dict)
     console_token: Secret | None = None
     status_path: Path | None = None
+    statuses: ObjectStatuses | None = None
     reconcile_interval: float = 10 * 3600.0
     results: ResultCache = field(default_factory=ResultCache, repr=False)
     _status: StatusStore | None = field(default=None, init=False, repr=False)
 
-    def status(self) -> StatusStore | None:
+    def status(self) -> ObjectStatuses | None:
         """The object status store, once the workers have made it."""
+        if self.statuses is not None:
+            return self.statuses
         if self._status is None and self.status_path is not None and self.status_path.exists():
             self._status = StatusStore(self.status_path)
         return self._status

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from gitbot.statusdb import ObjectStatus, StatusStore
+from gitbot.statusdb import ObjectStatus, ObjectStatuses
 from gitbot.work.store import Job, RegisteredRepo, Store
 
 RECONCILE = "reconcile"
@@ -130,7 +130,7 @@ def repository_names(store: Store) -> list[str]:
 
 def build(
     store: Store,
-    status: StatusStore | None,
+    status: ObjectStatuses | None,
     names: Sequence[str],
     default_interval: float,
     *,
@@ -178,7 +178,7 @@ def build(
 
 
 def known_promises(
-    store: Store, status: StatusStore | None, repository: str, default_interval: float
+    store: Store, status: ObjectStatuses | None, repository: str, default_interval: float
 ) -> set[str]:
     """The Promises a reconcile of this repository has found (the overview's rows)."""
     rows = build(store, status, [repository], default_interval)

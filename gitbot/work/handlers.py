@@ -65,7 +65,7 @@ from gitbot.secrets import Redactor
 from gitbot.source.changes import affected_promises
 from gitbot.source.snapshot import SourceSnapshot, read_config, read_snapshot
 from gitbot.state.outcomes import ObjectOutcome
-from gitbot.statusdb import StatusStore
+from gitbot.statusdb import ObjectStatuses
 from gitbot.work.live import LiveProgress
 from gitbot.work.pool import JobFailed
 from gitbot.work.store import Job, Store
@@ -98,7 +98,7 @@ class Service:
         store: Store,
         github: GitHubApp,
         cache: RepoCache,
-        status: StatusStore,
+        status: ObjectStatuses,
         runner_config: RunnerConfig,
         redactor: Redactor,
         workers_per_job: int = 2,

@@ -114,4 +114,19 @@ leases = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+object_statuses = Table(
+    # Each object's Kratix status between runs, shared by every worker (gitbot.statusdb's
+    # ObjectStatus; the SQLite status file keeps the same columns for the CLI).
+    "object_statuses",
+    metadata,
+    Column("source", Text, primary_key=True),  # the source repository
+    Column("key", Text, primary_key=True),  # the object: group/kind/namespace/name
+    Column("status", Text, nullable=False),  # JSON, sorted keys
+    Column("outcome", Text, nullable=False),
+    Column("spec_hash", Text, nullable=False),
+    Column("source_commit", Text, nullable=False),
+    Column("pipelines", Text, nullable=False),  # JSON: pipeline name -> phase
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 TABLES = frozenset(metadata.tables)

@@ -68,8 +68,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 
 from gitbot.errors import ExternalError, UserError
+from gitbot.statusdb import ObjectStatus, to_json
 from gitbot.work import migrations
-from gitbot.work.schema import deliveries, jobs, leases, repositories
+from gitbot.work.schema import deliveries, jobs, leases, object_statuses, repositories
 
 DELIVERY_STATUSES = ("queued", "running", "succeeded", "failed", "invalid", "ignored")
 RERUNNABLE = ("failed", "invalid")  # a redelivery of these may be recorded again as queued
@@ -1104,6 +1105,92 @@ class Store:
             raise UserError(
                 f"database {self.name} is unusable: {_first_line(error.orig)}"
             ) from error
+
+
+class SharedStatusStore:
+    """Each object's Kratix status in the work database (`gitbot.statusdb.ObjectStatuses`).
+
+    With a shared database every worker, on any machine, reads the status and the attempts the
+    last run wrote, whichever worker ran it; so a job handed over after a `kill -9` carries on
+    from there. Each call is one short transaction of the Store it is made with (which it does
+    not close); ExternalError when the database is unreachable or busy.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, source: str, key: str) -> ObjectStatus | None:
+        """The stored status of one object, or None if there is none."""
+        query = select(object_statuses).where(
+            object_statuses.c.source == source, object_statuses.c.key == key
+        )
+        with self._store._transaction() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _object_status(row)
+
+    def put(self, source: str, key: str, status: ObjectStatus) -> None:
+        """Store (or replace) one object's status."""
+        values = {
+            "status": to_json(status.status),
+            "outcome": status.outcome,
+            "spec_hash": status.spec_hash,
+            "source_commit": status.source_commit,
+            "pipelines": to_json(status.pipelines),
+            "updated_at": status.updated_at,
+        }
+        where = (object_statuses.c.source == source, object_statuses.c.key == key)
+
+        def put() -> None:
+            with self._store._transaction(write=True) as conn:
+                if conn.execute(update(object_statuses).where(*where).values(values)).rowcount:
+                    return
+                conn.execute(insert(object_statuses).values(source=source, key=key, **values))
+
+        self._store._retry_conflict(put)
+
+    def forget(self, source: str, key: str) -> None:
+        """Drop one object's status (no error if there is none)."""
+        with self._store._transaction(write=True) as conn:
+            conn.execute(
+                delete(object_statuses).where(
+                    object_statuses.c.source == source, object_statuses.c.key == key
+                )
+            )
+
+    def all(self, source: str) -> dict[str, ObjectStatus]:
+        """Every stored status of one source repository, by object key."""
+        query = (
+            select(object_statuses)
+            .where(object_statuses.c.source == source)
+            .order_by(object_statuses.c.key)
+        )
+        with self._store._transaction() as conn:
+            return {row.key: _object_status(row) for row in conn.execute(query)}
+
+    def promise_keys(self) -> dict[str, list[str]]:
+        """The keys of every stored Promise's status (`platform.kratix.io/...`), by source
+        repository, without decoding any status."""
+        query = (
+            select(object_statuses.c.source, object_statuses.c.key)
+            .where(object_statuses.c.key.startswith("platform.kratix.io/", autoescape=True))
+            .order_by(object_statuses.c.source, object_statuses.c.key)
+        )
+        found: dict[str, list[str]] = {}
+        with self._store._transaction() as conn:
+            for source, key in conn.execute(query):
+                found.setdefault(source, []).append(key)
+        return found
+
+
+def _object_status(row: Row[Any]) -> ObjectStatus:
+    return ObjectStatus(
+        status=json.loads(row.status),
+        outcome=row.outcome,
+        spec_hash=row.spec_hash,
+        source_commit=row.source_commit,
+        pipelines=json.loads(row.pipelines),
+        updated_at=row.updated_at,
+    )
 
 
 def sqlite_backup(source: Path, target: Path, timeout: float = TIMEOUT_SECONDS) -> None:

@@ -6,14 +6,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from workdbs import load_revision_0001
 
 from gitbot.cli import main
-from gitbot.statusdb import StatusStore
-from gitbot.work.store import Store
+from gitbot.statusdb import ObjectStatus, StatusStore
+from gitbot.work.store import SharedStatusStore, Store
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -44,12 +45,12 @@ def test_current_then_upgrade_an_older_database(
     load_revision_0001(url)
     assert run(capsys, "current") == (
         0,
-        f"{url} is at revision 0001; this gitbot reads 0003: run `gitbot db upgrade`\n",
+        f"{url} is at revision 0001; this gitbot reads 0004: run `gitbot db upgrade`\n",
         "",
     )
-    assert run(capsys, "upgrade") == (0, f"upgraded {url} from revision 0001 to 0003\n", "")
-    assert run(capsys, "upgrade") == (0, f"{url} is already at revision 0003\n", "")
-    assert run(capsys, "current") == (0, f"{url} is at revision 0003 (up to date)\n", "")
+    assert run(capsys, "upgrade") == (0, f"upgraded {url} from revision 0001 to 0004\n", "")
+    assert run(capsys, "upgrade") == (0, f"{url} is already at revision 0004\n", "")
+    assert run(capsys, "current") == (0, f"{url} is at revision 0004 (up to date)\n", "")
 
 
 def test_a_server_finding_an_older_schema_refuses_to_start(data_dir: Path) -> None:
@@ -67,9 +68,53 @@ def test_a_server_finding_an_older_schema_refuses_to_start(data_dir: Path) -> No
         assert (done.returncode, done.stdout) == (1, "")
         assert done.stderr == (
             f"gitbot: error: sqlite:///{data_dir / 'gitbot.db'} has the work database schema of "
-            "an older gitbot (revision 0001; this gitbot reads 0003): stop every gitbot process "
+            "an older gitbot (revision 0001; this gitbot reads 0004): stop every gitbot process "
             "using it, back it up, and run `gitbot db upgrade`\n"
         )
+
+
+def status(commit: str, hour: int) -> ObjectStatus:
+    return ObjectStatus(
+        status={"message": f"at {commit}"},
+        outcome="succeeded",
+        spec_hash="h",
+        source_commit=commit,
+        pipelines={"install": "Succeeded"},
+        updated_at=datetime(2026, 11, 30, hour, tzinfo=UTC),
+    )
+
+
+def test_upgrade_copies_the_status_file_into_a_configured_database_keeping_the_newer(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    monkeypatch.setenv("GITBOT_DATABASE_URL", url)
+    with StatusStore(data_dir / "status.sqlite") as file:
+        file.put("acme/source", "a/A//one", status("c1", 9))
+        file.put("acme/source", "a/A//two", status("c1", 9))
+        file.put("acme/other", "a/A//one", status("c1", 9))
+    with Store(url) as store:  # another machine's worker already wrote a newer one
+        SharedStatusStore(store).put("acme/source", "a/A//two", status("c2", 10))
+    copied = f"object statuses from {data_dir / 'status.sqlite'} into {url}"
+    assert run(capsys, "upgrade") == (
+        0,
+        f"{url} is already at revision 0004\n"
+        f"copied 2 {copied} (1 kept: the database's were as new or newer)\n",
+        "",
+    )
+    with Store(url) as store:
+        shared = SharedStatusStore(store)
+        assert shared.all("acme/source") == {
+            "a/A//one": status("c1", 9),
+            "a/A//two": status("c2", 10),
+        }
+        assert shared.all("acme/other") == {"a/A//one": status("c1", 9)}
+    assert run(capsys, "upgrade")[1].endswith(
+        f"copied 0 {copied} (3 kept: the database's were as new or newer)\n"
+    )
 
 
 def test_backup_copies_the_work_database_and_the_status_store(

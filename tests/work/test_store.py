@@ -1,4 +1,5 @@
-"""The work store: deliveries, the job queue's rules, leases, threads and processes, reopening.
+"""The work store: deliveries, the job queue's rules, leases, object statuses, threads and
+processes, reopening.
 
 Every test that takes `url` runs on a real SQLite file and on a fresh PostgreSQL database (see
 conftest.py).
@@ -24,7 +25,8 @@ from typing import Any
 import pytest
 
 from gitbot.errors import UserError
-from gitbot.work.store import Job, RegisteredRepo, Store
+from gitbot.statusdb import ObjectStatus
+from gitbot.work.store import Job, RegisteredRepo, SharedStatusStore, Store
 
 START = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 REPO = "my-org/platform"
@@ -987,3 +989,102 @@ def test_postgresql_takes_any_number_of_workers(url: str) -> None:
                 second.lock_worker()
         else:
             second.lock_worker()
+
+
+# --- object statuses -----------------------------------------------------------------------------
+
+
+def object_status(outcome: str = "succeeded", commit: str = "c1", **extra: object) -> ObjectStatus:
+    return ObjectStatus(
+        status={
+            "message": "Resource requested",
+            "conditions": [{"type": "ConfigureWorkflowCompleted", "status": "True"}],
+            "kratix": {"workflows": {"attempts": 2}},
+            **extra,
+        },
+        outcome=outcome,
+        spec_hash="hash-1",
+        source_commit=commit,
+        pipelines={"instance-configure": "Succeeded", "second": "Pending"},
+        updated_at=START,
+    )
+
+
+def test_object_statuses_round_trip_replace_and_forget(store: Store) -> None:
+    statuses = SharedStatusStore(store)
+    key = "example.org/Redis/default/cache"
+    assert statuses.get(REPO, key) is None
+    first = object_status(nested={"b": [1, 2.5, None, True], "a": "é"})
+    statuses.put(REPO, key, first)
+    assert statuses.get(REPO, key) == first
+    read = statuses.get(REPO, key)
+    assert read is not None and read.updated_at.tzinfo == UTC
+
+    newer = object_status("failed", commit="c2")
+    statuses.put(REPO, key, newer)
+    assert statuses.get(REPO, key) == newer
+    assert statuses.all(REPO) == {key: newer}
+
+    statuses.forget(REPO, key)
+    statuses.forget(REPO, "never/stored")
+    assert statuses.get(REPO, key) is None
+    assert statuses.all(REPO) == {}
+
+
+def test_object_statuses_are_kept_per_source_and_promises_listed(store: Store) -> None:
+    statuses = SharedStatusStore(store)
+    statuses.put(REPO, "platform.kratix.io/Promise/redis", object_status())
+    statuses.put(REPO, "example.org/Redis/default/cache", object_status("paused"))
+    statuses.put(REPO, "platform.kratix.io/Promise/postgres", object_status("suspended"))
+    statuses.put(OTHER_REPO, "platform.kratix.io/Promise/redis", object_status("failed"))
+    # LIKE's wildcards in a key are plain characters: not a Promise's key.
+    statuses.put(OTHER_REPO, "platform_kratix.io/Promise/x", object_status())
+
+    assert list(statuses.all(REPO)) == [
+        "example.org/Redis/default/cache",
+        "platform.kratix.io/Promise/postgres",
+        "platform.kratix.io/Promise/redis",
+    ]
+    assert statuses.all(OTHER_REPO)["platform.kratix.io/Promise/redis"].outcome == "failed"
+    assert statuses.promise_keys() == {
+        OTHER_REPO: ["platform.kratix.io/Promise/redis"],
+        REPO: ["platform.kratix.io/Promise/postgres", "platform.kratix.io/Promise/redis"],
+    }
+
+
+def test_a_status_one_worker_writes_is_what_another_reads(url: str) -> None:
+    """Two Stores on one database stand for workers on two machines (a job handed over)."""
+    with Store(url) as machine_a, Store(url) as machine_b:
+        key = "example.org/Redis/default/cache"
+        SharedStatusStore(machine_a).put(REPO, key, object_status("failed"))
+        assert SharedStatusStore(machine_b).get(REPO, key) == object_status("failed")
+        SharedStatusStore(machine_b).put(REPO, key, object_status(commit="c2"))
+        assert SharedStatusStore(machine_a).get(REPO, key) == object_status(commit="c2")
+
+
+def test_racing_writers_of_one_status_all_succeed_and_one_wins(url: str) -> None:
+    Store(url).close()
+    stores = [Store(url) for _ in range(4)]
+    try:
+        start = threading.Barrier(len(stores))
+        errors: list[BaseException] = []
+
+        def write(store: Store, n: int) -> None:
+            start.wait(10)
+            try:
+                SharedStatusStore(store).put(REPO, "a/B/c/d", object_status(commit=f"c{n}"))
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(s, n)) for n, s in enumerate(stores)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        stored = SharedStatusStore(stores[0]).all(REPO)
+        assert list(stored) == ["a/B/c/d"]
+        assert stored["a/B/c/d"].source_commit in {f"c{n}" for n in range(len(stores))}
+    finally:
+        for store in stores:
+            store.close()

@@ -1,9 +1,11 @@
 """Two machines' workers on one PostgreSQL, end to end: one `gitbot web` and two `gitbot worker`
-processes, each worker with its own data directory, the in-tree GitHub server, real containers.
+processes, each worker with its own data directory and its own container engine (a Podman
+service with storage of its own), the in-tree GitHub server, real containers.
 
 Every job runs exactly once; `kill -9` of the worker running a job hands the job to the other
-worker once its lease runs out, with exactly one pull request; the scheduler runs in exactly one
-worker, and the survivor holds it after the kill.
+worker once its lease runs out, with exactly one pull request; the Kratix status the killed
+worker wrote is what the other one reads; the scheduler runs in exactly one worker, and the
+survivor holds it after the kill.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import pytest
 from workdbs import fresh_postgres_database
 
 from gitbot.pipeline.engine import DockerEngine, EngineError
-from gitbot.work.store import Job, Store
+from gitbot.work.store import Job, SharedStatusStore, Store
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LEASE = "3"  # seconds: jobs' and the scheduler's lease
 RECONCILING = ("reconcile", "running")
+PROMISE_STATUS = "platform.kratix.io/Promise//postgres"  # group/kind/namespace/name
 
 
 def _serve_helpers() -> ModuleType:
@@ -49,13 +52,23 @@ def database(postgres_server: str) -> Iterator[str]:
         yield url
 
 
-def commands(tmp_path: Path) -> Any:
+def commands(tmp_path: Path, engines: dict[str, str]) -> Any:
+    """`gitbot web`, and one `gitbot worker` per machine with its data directory and engine."""
+
     def make(bot: Any) -> list[list[str]]:
         python = [sys.executable, "-m", "gitbot"]
         web = [*python, "web", "--port", str(bot.port)]
         workers = [
-            ["env", f"GITBOT_DATA_DIR={tmp_path / machine}", *python, "worker", "--lease", LEASE]
-            for machine in ("machine-a", "machine-b")
+            [
+                "env",
+                f"GITBOT_DATA_DIR={tmp_path / machine}",
+                f"GITBOT_ENGINE_URL={engine}",
+                *python,
+                "worker",
+                "--lease",
+                LEASE,
+            ]
+            for machine, engine in engines.items()
         ]
         return [web, *workers]
 
@@ -76,28 +89,58 @@ def all_finished(store: Store) -> list[Job] | None:
 
 
 def slow(files: dict[str, str]) -> dict[str, str]:
-    """The example Promise with a pipeline slow enough to be killed while it runs."""
+    """The example Promise with a resource pipeline slow enough to be killed while it runs, and
+    a Promise workflow that says in its status message when the Promise last succeeded, as the
+    status it reads in `object.yaml` says ("last success never" on a first run)."""
     files = dict(files)
-    files["postgres/promise.yaml"] = files["postgres/promise.yaml"].replace(
-        "              - name: render\n"
-        "                image: localhost/gitbot-examples/postgres-pipeline:v0.1.0\n",
-        "              - name: render\n"
-        "                image: localhost/gitbot-examples/postgres-pipeline:v0.1.0\n"
-        "                command: [sh, -c, 'sleep 3; sh /pipeline.sh']\n",
+    image = "                image: localhost/gitbot-examples/postgres-pipeline:v0.1.0\n"
+    last = (
+        "sh /pipeline.sh && echo message: last success"
+        " $(yget status.lastSuccessfulConfigureWorkflowTime || echo never)"
+        " > /kratix/metadata/status.yaml"
+    )
+    files["postgres/promise.yaml"] = (
+        files["postgres/promise.yaml"]
+        .replace(
+            f"              - name: render\n{image}",
+            f"              - name: render\n{image}"
+            "                command: [sh, -c, 'sleep 3; sh /pipeline.sh']\n",
+        )
+        .replace(
+            f"              - name: install\n{image}",
+            f"              - name: install\n{image}                command: [sh, -c, '{last}']\n",
+        )
     )
     return files
 
 
+def promise_status(statuses: SharedStatusStore) -> tuple[str, str] | None:
+    """The Promise's stored status message and last success time, once its workflow has
+    succeeded."""
+    sources = [s for s, keys in statuses.promise_keys().items() if PROMISE_STATUS in keys]
+    if not sources:
+        return None
+    [source] = sources
+    stored = statuses.get(source, PROMISE_STATUS)
+    assert stored is not None
+    last = stored.status.get("lastSuccessfulConfigureWorkflowTime")
+    return None if last is None else (str(stored.status["message"]), str(last))
+
+
 def test_two_workers_on_one_postgresql_share_the_queue_and_survive_kill_9(
-    example_images: list[str], tmp_path: Path, database: str, engine_url: str
+    tmp_path: Path, database: str, engine_url: str, second_engine_url: str
 ) -> None:
     env = {"GITBOT_DATABASE_URL": database, "GITBOT_WORKERS": "2"}
+    engines = {"machine-a": engine_url, "machine-b": second_engine_url}
     with (
-        e2e.running_world(tmp_path, env=env, commands=commands(tmp_path)) as (server, bot, work),
+        e2e.running_world(tmp_path, env=env, commands=commands(tmp_path, engines)) as parts,
         Store(database) as store,
     ):
+        server, bot, work = parts
+        statuses = SharedStatusStore(store)
         web, *workers = bot.processes
         worker_pids = {process.pid for process in workers}
+        engine_of = dict(zip((p.pid for p in workers), engines.values(), strict=True))
 
         # The scheduler runs in exactly one of the two workers.
         holder = e2e.wait_for(lambda: store.lease_holder("scheduler"), what="a scheduler")
@@ -111,6 +154,13 @@ def test_two_workers_on_one_postgresql_share_the_queue_and_survive_kill_9(
         assert len(running) == 1
         victim = worker_pid(running[0])
         assert victim in worker_pids
+        # The Promise workflow runs first; its status is in the shared database before the
+        # slow resource pipeline ends.
+        message, first_success = e2e.wait_for(
+            lambda: promise_status(statuses), what="the Promise's status"
+        )
+        assert message == "last success never"
+        assert store.job(running[0].id).status == "running"  # type: ignore[union-attr]
         os.kill(victim, signal.SIGKILL)
         survivor = (worker_pids - {victim}).pop()
 
@@ -126,13 +176,20 @@ def test_two_workers_on_one_postgresql_share_the_queue_and_survive_kill_9(
         assert reconcile.error is None
         others = [j for j in finished if j.id != reconcile.id]
         assert others and all((j.status, j.attempts) == ("succeeded", 1) for j in others)
+        # The survivor, on the other machine, read the status the killed worker wrote: the
+        # Promise workflow's second run saw the first run's success.
+        message, second_success = promise_status(statuses) or ("", "")
+        assert message == f"last success {first_success}"
+        assert second_success > first_success
+        for machine in ("machine-a", "machine-b"):
+            assert not (tmp_path / machine / "status.sqlite").exists()
         # The survivor runs the scheduler now (it may have all along).
         e2e.wait_for(
             lambda: (h := store.lease_holder("scheduler")) and h[0].endswith(f"-{survivor}"),
             what="the survivor to run the scheduler",
         )
         assert web.poll() is None
-    remove_orphans(engine_url)
+    remove_orphans(engine_of[victim])
 
 
 def remove_orphans(engine_url: str) -> None:
