@@ -111,6 +111,7 @@ def leaf(name: str, group: str, kind: str, plural: str) -> str:
 
 EMIT = """\
 set -e; n=$KRATIX_OBJECT_NAME; mkdir -p /kratix/output/platform
+if grep -q 'fail: true' /kratix/input/object.yaml; then echo "asked to fail" >&2; exit 3; fi
 printf 'apiVersion: db.gitbot.dev/v1\\nkind: Database\\n' > /kratix/output/platform/database.yaml
 printf 'metadata:\\n  name: %s-db\\nspec: {size: 1}\\n' $n >> /kratix/output/platform/database.yaml
 if ! grep -q 'cache: false' /kratix/input/object.yaml; then
@@ -162,6 +163,10 @@ def compound_files(kube_image: str) -> dict[str, str]:
     }
 
 
-def app_request(name: str, cache: bool = True) -> str:
-    spec = "{}" if cache else "{cache: false}"
+def app_request(name: str, cache: bool = True, fail: bool = False) -> str:
+    spec = (
+        "{"
+        + ", ".join([*([] if cache else ["cache: false"]), *(["fail: true"] if fail else [])])
+        + "}"
+    )
     return f"apiVersion: app.gitbot.dev/v1\nkind: App\nmetadata:\n  name: {name}\nspec: {spec}\n"

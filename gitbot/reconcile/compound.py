@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from gitbot.kratix.hashing import resource_hash
 from gitbot.kratix.layout import destination_root
 from gitbot.kratix.loader import load_texts
-from gitbot.kratix.objects import Promise, ResourceRequest
+from gitbot.kratix.objects import Destination, Promise, ResourceRequest
 from gitbot.kratix.requirements import is_available
 from gitbot.reconcile.workflows import (
     ReconcileContext,
@@ -167,6 +167,10 @@ class _Tree:
         if problems:
             # The parent's output is what is wrong: it fails, naming the chain.
             self.latest[parent] = replace(outcome, error="; ".join(problems))
+        elif found is not None:
+            self.latest[parent] = _with_uninstalled(
+                outcome, found.promises, found.destinations, self.ctx
+            )
         for gone in set(self.kids.get(parent, ())) - set(kids):
             self.children.pop(gone, None)
         self.kids[parent] = kids
@@ -318,6 +322,24 @@ class _Tree:
             outcome = self.latest.get(kid)
             if outcome is not None and outcome.parent == key:
                 self._walk(kid, into, seen)
+
+
+def _with_uninstalled(
+    outcome: ObjectOutcome,
+    promises: Sequence[Promise],
+    destinations: Sequence[Destination],
+    ctx: ReconcileContext,
+) -> ObjectOutcome:
+    """Say which Promises and Destinations the output puts on the platform that this reconcile
+    does not install: only the source's are (see the README's Compound Promises limits)."""
+    known_promises = {p.name for p in ctx.snapshot.promises}
+    known_destinations = {d.name for d in ctx.snapshot.objects.destinations}
+    names = [f"Promise {p.name}" for p in promises if p.name not in known_promises]
+    names += [f"Destination {d.name}" for d in destinations if d.name not in known_destinations]
+    if not names:
+        return outcome
+    note = f"on the platform but not in the source, so not installed: {', '.join(names)}"
+    return replace(outcome, note=f"{outcome.note}; {note}" if outcome.note else note)
 
 
 def _lets_go(parent: ObjectOutcome) -> bool:

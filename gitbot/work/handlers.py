@@ -490,7 +490,8 @@ def _retries(report: ReconcileReport, now: datetime) -> dict[str, datetime]:
         for outcome in outcomes:
             delay = outcome.run.retry_after if outcome.run is not None else None
             if delay is not None:
-                promise = outcome.key.promise
+                # A compound Promise's child runs again with its parent: rerun the root's Promise.
+                promise = (outcome.ancestors[0] if outcome.ancestors else outcome.key).promise
                 retries[promise] = min(retries.get(promise, now + delay), now + delay)
     return retries
 

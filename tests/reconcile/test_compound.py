@@ -56,12 +56,38 @@ def test_a_child_that_leaves_its_parents_output_runs_its_delete_workflow(
     assert show(state, "main", ready) == "database Ready, cache Ready"
 
 
+def test_a_failing_parent_keeps_its_children(
+    source: Path, state: Path, reconcile: Reconcile, kube_image: str
+) -> None:
+    write(source, compound_files(kube_image))
+    commit_all(source, "a compound app")
+    assert reconcile()[0] == 0
+    write(source, {"requests.yaml": app_request("web", cache=False, fail=True)})
+    commit_all(source, "no cache, but the app fails")
+    code, out = reconcile()
+    assert code == 1
+    assert "app default/web: configure failed" in out
+    assert "delete" not in out
+    # Kratix keeps a failed pipeline's Work, so the cache request stays on the platform.
+    files = files_on(state, "main")
+    assert [f for f in files if f.endswith("/cache.yaml")]
+    assert "worker/resources/default/cache/web-cache/main/5058f/cache.txt" in files
+
+
 LOOP = """\
 set -e; n=$KRATIX_OBJECT_NAME; mkdir -p /kratix/output/platform
 case $n in *-b) c=${n%-b};; *) c=$n-b;; esac
 if [ "$MODE" = deep ]; then c=$n-x; fi
 printf 'apiVersion: loop.gitbot.dev/v1\\nkind: Loop\\nmetadata:\\n  name: %s\\nspec: {}\\n' $c \
   > /kratix/output/platform/next.yaml
+if [ "$MODE" = other ]; then
+  printf 'apiVersion: platform.kratix.io/v1alpha1\\nkind: Promise\\nmetadata: {name: extra}\\n' \
+    > /kratix/output/platform/next.yaml
+fi
+if [ "$MODE" = invalid ]; then
+  printf 'apiVersion: loop.gitbot.dev/v1\\nkind: Loop\\nmetadata: {}\\n' \
+    > /kratix/output/platform/next.yaml
+fi
 printf -- '- directory: platform\\n  matchLabels: {environment: platform}\\n' \
   > /kratix/metadata/destination-selectors.yaml
 """
@@ -100,3 +126,28 @@ def test_depth_is_bounded(source: Path, reconcile: Reconcile) -> None:
     assert code == 1
     chain = " → ".join(f"loop default/a{'-x' * i}" for i in range(7))
     assert f"compound Promises nest at most 5 levels below the source: {chain}" in out
+
+
+def test_invalid_documents_for_the_platform_fail_the_parent(
+    source: Path, reconcile: Reconcile
+) -> None:
+    write(source, loop_files("invalid"))
+    commit_all(source, "a request that schedules a nameless request")
+    code, out = reconcile()
+    assert code == 1
+    assert (
+        "its output for the platform has invalid objects: platform/resources/default/loop/a/" in out
+    )
+    assert "next.yaml:3: metadata: required key 'name' is missing" in out
+
+
+def test_promises_on_the_platform_but_not_in_the_source_are_named(
+    source: Path, reconcile: Reconcile
+) -> None:
+    write(source, loop_files("other"))
+    commit_all(source, "a request that schedules a Promise")
+    code, out = reconcile()
+    assert code == 0, out
+    note = "on the platform but not in the source, so not installed: Promise extra"
+    assert "loop default/a: configure succeeded (main" in out
+    assert note in out

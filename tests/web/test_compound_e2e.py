@@ -48,3 +48,18 @@ def test_a_compound_promise_converges_in_one_webhook_run_and_one_pull_request(
         assert rows[2].endswith("| succeeded |")
         assert rows[3].startswith("| └ cache default/web-cache | configure | main ")
         assert rows[4].startswith("| └ database default/web-db | configure | main ")
+        runs = e2e.wait_for(
+            lambda: [
+                r
+                for r in server.check_runs("acme", "platform-source")
+                if r["name"] == "gitbot: app" and r["status"] == "completed"
+            ],
+            what="the app check run",
+        )
+        summary = runs[0]["output"]["summary"].splitlines()
+        assert runs[0]["conclusion"] == "success"
+        rows = [line for line in summary if line.startswith("| └ ")]
+        assert [row.rsplit(" ", 2)[0] for row in rows] == [
+            "| └ cache default/web-cache | configure | succeeded | main",
+            "| └ database default/web-db | configure | succeeded | main",
+        ]
