@@ -20,12 +20,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Dependencies at the versions and hashes requirements.lock pins (scripts/lock makes it), then
-# gitbot itself; the postgres extra (psycopg) is in the lock file.
-COPY requirements.lock pyproject.toml README.md /src/
+# gitbot itself; the postgres extra (psycopg) is in the lock file. Two layers, so a change to
+# gitbot's code rebuilds only the second.
+COPY requirements.lock /src/
+RUN pip install --require-hashes -r /src/requirements.lock && rm -rf /src
+COPY pyproject.toml README.md /src/
 COPY gitbot /src/gitbot
-RUN pip install --require-hashes -r /src/requirements.lock \
-    && pip install --no-deps /src \
-    && rm -rf /src
+RUN pip install --no-deps /src && rm -rf /src
 
 # A non-root user; /data holds the repository cache, the job queue and the status database.
 RUN useradd --system --uid 10001 --user-group --home-dir /home/gitbot --create-home gitbot \

@@ -7,12 +7,18 @@ same Dockerfile pulls the real base wherever a registry is reachable. The stand-
 machine's extra CA certificates, so pip and apt inside the build reach their registries.
 
 The built image runs `gitbot serve` with an engine socket mounted and reached through its group;
-the test checks /healthz, the image's own HEALTHCHECK, and that the server runs as gitbot, not
-root. It prints the image's size.
+the tests check /healthz, the image's own HEALTHCHECK, and that the server runs as gitbot, not
+root (printing the image's size); and that the server in the image does its work: against the
+in-tree GitHub server, a signed push delivery opens a pull request and the next one updates it,
+with the pipelines run on the host's engine through the mounted socket and concluded check runs.
+
+The build is cached by the engine's layers (the Dockerfile installs the locked dependencies in a
+layer of their own), so only a change to gitbot's code rebuilds, and only its last layer.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -23,10 +29,16 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import docker
 import docker.errors
 import pytest
+from gitfixtures import git, init_source
+from openapi_check import request_violations
+
+from ghserver import GitHubServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "docker.io/library/python:3.11-slim"
@@ -217,6 +229,111 @@ def test_the_image_serves_as_a_non_root_user_and_reports_healthy(
         assert top == "10001"
     finally:
         container.remove(force=True)
+
+
+def _serve_helpers() -> ModuleType:
+    """The `gitbot serve` end-to-end helpers (pushes, payloads, waiting)."""
+    path = ROOT / "tests" / "web" / "test_serve_e2e.py"
+    spec = importlib.util.spec_from_file_location("serve_e2e_helpers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_image_turns_signed_pushes_into_an_updated_pull_request(
+    image: tuple[docker.DockerClient, str],
+    engine_socket: Path,
+    example_images: list[str],
+    tmp_path: Path,
+) -> None:
+    e2e = _serve_helpers()
+    client, name = image
+    server = GitHubServer(tmp_path / "github", request_check=request_violations)
+    server.start()
+    app = server.create_app()
+    server.create_repo("acme", "platform-source")
+    server.create_repo("acme", "platform-state")
+    installation = server.install(app.id, "acme", ["platform-source", "platform-state"])
+    work = init_source(tmp_path / "source", with_examples=False)
+    # What the container reads: the App's key, and pipeline folders at the same path inside
+    # and outside, which the host's engine bind-mounts (deploy/README.md).
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    shutil.copy(app.private_key_path, secrets / "private-key.pem")
+    (secrets / "private-key.pem").chmod(0o644)
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    pipelines.chmod(0o777)
+    # Sends deliveries signed with the e2e helpers' secret to the container's port.
+    bot = e2e.Bot(tmp_path, server, installation, app.private_key_path, app.id)
+    container = client.containers.run(
+        name,
+        ["serve", "--host", "127.0.0.1", "--port", str(bot.port)],
+        detach=True,
+        network_mode="host",
+        volumes={
+            str(engine_socket): {"bind": "/var/run/docker.sock", "mode": "rw"},
+            str(secrets): {"bind": "/run/gitbot", "mode": "ro"},
+            str(pipelines): {"bind": str(pipelines), "mode": "rw"},
+        },
+        group_add=[str(engine_socket.stat().st_gid)],
+        environment={
+            "GITBOT_WEBHOOK_SECRET": e2e.SECRET.decode(),
+            "GITBOT_GITHUB_API_URL": server.api_url,
+            "GITBOT_GITHUB_APP_ID": str(app.id),
+            "GITBOT_GITHUB_PRIVATE_KEY_FILE": "/run/gitbot/private-key.pem",
+            "GITBOT_GITHUB_WRITE_INTERVAL": "0",
+            "GITBOT_WORK_DIR": str(pipelines),
+            "PORT": str(bot.port),
+        },
+    )
+    try:
+        e2e.wait_for(lambda: _serving(container, bot.port), 60, "gitbot in the image")
+        first = e2e.push(server, bot, work, e2e.examples(), "image-push-1")
+        pr = e2e.wait_for(lambda: e2e.open_pr(server), 180, "the pull request")
+        assert _concluded(server, first) == [("gitbot: postgres", "success")]
+
+        # One signed push to the open pull request: the same pull request is updated.
+        request = (ROOT / "promises/postgres/resource-request.yaml").read_text()
+        changed = {"postgres/resource-request.yaml": request.replace("large", "small")}
+        second = e2e.push(server, bot, work, changed, "image-push-2")
+        orders = "default/resources/shop/postgres/orders/render/5058f/postgres.yaml"
+        state = server.repo_path("acme", "platform-state")
+        e2e.wait_for(
+            lambda: "numberOfInstances: 1" in git(state, "show", f"gitbot/postgres:{orders}"),
+            180,
+            "the pull request's branch to be updated",
+        )
+        assert e2e.wait_for(lambda: _concluded(server, second), 60, "the second check run") == [
+            ("gitbot: postgres", "success")
+        ]
+        pulls = server.pulls("acme", "platform-state")
+        assert [(p["number"], p["state"]) for p in pulls] == [(pr["number"], "open")]
+        assert pulls[0]["head"]["sha"] == git(state, "rev-parse", "gitbot/postgres")
+        assert server.request_violations == []
+    except BaseException:
+        print(container.logs().decode()[-5000:])
+        raise
+    finally:
+        container.remove(force=True)
+        server.stop()
+
+
+def _serving(container: Any, port: int) -> bool:
+    container.reload()
+    assert container.status in ("created", "running"), container.logs().decode()[-2000:]
+    return _healthz(port)
+
+
+def _concluded(server: GitHubServer, sha: str) -> list[tuple[str, str]]:
+    """The completed check runs on a source commit: (name, conclusion)."""
+    runs = server.check_runs("acme", "platform-source")
+    return [
+        (r["name"], r["conclusion"])
+        for r in runs
+        if r["head_sha"] == sha and r["status"] == "completed"
+    ]
 
 
 def _healthy(engine_url: str, container: docker.models.containers.Container) -> bool:
