@@ -125,6 +125,11 @@ def _join(*parts: str) -> str:
     return _clean(posixpath.join(*kept)) if kept else ""
 
 
+def join_path(*parts: str) -> str:
+    """Repository paths joined as Kratix's writer joins them (Go's `filepath.Join`)."""
+    return _join(*parts)
+
+
 def check_relative(path: str, what: str) -> str:
     """Refuse empty, absolute or `..` paths with a UserError naming the file."""
     cleaned = _clean(path)

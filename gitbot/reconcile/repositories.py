@@ -8,7 +8,7 @@ this path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,6 +19,7 @@ from gitbot.reconcile.compound import reconcile_compound
 from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory
 from gitbot.source.config import resolve_state_repository
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
+from gitbot.state.adoption import restating, shown_records
 from gitbot.state.branchplan import (
     BranchPlan,
     Changes,
@@ -227,19 +228,49 @@ def reconcile(
         if _needed(base, plan, changes)
     ]
     extra = {plan.branch: changes for plan, changes in aggregated}
+    # Objects without a record (a state store Kratix wrote): what the base branch shows of
+    # them stands in for a record. Records that would only restate it are no change worth a
+    # branch of their own: they ride along with the branch's next real change.
+    outcomes = [o for found in report.outcomes.values() for o in found]
+
+    def read(paths: Collection[str]) -> Mapping[str, bytes]:
+        return base.repo.read_files(base.sha, sorted(paths)) if paths else {}
+
+    shown = shown_records(
+        outcomes,
+        base_records,
+        {p.name: p for p in snapshot.promises},
+        snapshot.destinations,
+        config.path,
+        base_files,
+        read,
+    )
+    unrecorded = restating(outcomes, base_records, shown, read)
 
     def changes_of(plan: BranchPlan) -> Changes:
         if plan.branch in extra:
             return extra[plan.branch]
-        return plan_changes(
-            plan.outcomes,
-            base_records,
-            base_files,
-            snapshot.destinations,
-            config.path,
-            aggregated=not separate,
-            recorded=recorded,
-        )
+
+        def planned(skip: Collection[ObjectKey]) -> Changes:
+            return plan_changes(
+                plan.outcomes,
+                {**shown, **base_records},
+                base_files,
+                snapshot.destinations,
+                config.path,
+                aggregated=not separate,
+                recorded=recorded,
+                restating=skip,
+            )
+
+        skip = unrecorded & {o.key for o in plan.outcomes}
+        if not skip:
+            return planned(())
+        quiet = planned(skip)
+        current = read(quiet)  # absent paths are left out
+        if all(current.get(path) == content for path, content in quiet.items()):
+            return quiet
+        return planned(())
 
     if request.preview:
         report.results = [preview_branch(base, p, changes_of(p)) for p in report.plans]

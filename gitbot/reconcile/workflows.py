@@ -416,7 +416,7 @@ def _files_of(
         tuple(p for p in schedule.placements if p.destination.filepath_mode != "aggregatedYAML"),
         schedule.unscheduled,
     )
-    files = render(flat, ctx.destinations, ctx.state_path)
+    files = render(flat, ctx.destinations, ctx.state_path, ctx.base_paths)
     aggregated: dict[str, dict[str, dict[str, str]]] = {}
     for p in schedule.placements:
         if p.destination.filepath_mode == "aggregatedYAML":

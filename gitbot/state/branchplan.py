@@ -86,8 +86,12 @@ def plan_changes(
     state_path: str,
     aggregated: bool = True,
     recorded: Mapping[str, Destination] | None = None,
+    restating: Collection[ObjectKey] = (),
 ) -> Changes:
     """File changes on top of base for these outcomes (objects not changing state are kept).
+
+    `restating` objects get no record: it would only restate what the base branch shows
+    (gitbot.state.adoption), and `base_records` then holds what it shows of them.
 
     `aggregated=False` leaves the aggregatedYAML files alone (the records still carry each
     object's contributions): in branch mode they have a branch of their own per Destination
@@ -136,8 +140,8 @@ def plan_changes(
             stays = {path for path in (old.files if old else ()) if kept(path)}
             record = replace(record, files=tuple(sorted(set(record.files) | stays)))
         changes.update(outcome.files)
-        record_path = outcome.key.record_path
-        changes[record_path] = record.dump() if record else None
+        if outcome.key not in restating:
+            changes[outcome.key.record_path] = record.dump() if record else None
     if aggregated:
         changes.update(_aggregated_changes(moving, base_records, destinations, state_path))
     if moving:

@@ -22,6 +22,7 @@ from gitbot.kratix.scheduling import (
     matching_destinations,
 )
 from gitbot.pipeline.runner import WorkflowRun
+from gitbot.state.adoption import kratix_tracking_file
 
 
 class BaseFiles(Protocol):
@@ -187,14 +188,28 @@ def merge_schedules(schedules: Sequence[Schedule]) -> Schedule:
 
 
 def render(
-    schedule: Schedule, destinations: Sequence[Destination], state_path: str = ""
+    schedule: Schedule,
+    destinations: Sequence[Destination],
+    state_path: str = "",
+    base: BaseFiles | None = None,
 ) -> dict[str, bytes]:
-    """Every file of the scheduled Works, by repository path, in each Destination's layout."""
+    """Every file of the scheduled Works, by repository path, in each Destination's layout.
+
+    A `none` tracking file keeps the name Kratix gave it on the base branch (`base`),
+    random Work suffix and all, as Kratix keeps writing a Work under its first name."""
     files: dict[str, bytes] = {}
     for dest in destinations:
         mine = [(p.work, p.group) for p in schedule.placements if p.destination.name == dest.name]
-        if mine:
-            files.update(place_all(state_path, dest, mine))
+        if not mine:
+            continue
+        placed = place_all(state_path, dest, mine)
+        if dest.filepath_mode == "none" and base is not None:
+            for work, group in mine:
+                ours = kratix_state_file(state_path, dest, work, group)
+                theirs = kratix_tracking_file(state_path, dest, work, group, base)
+                if theirs is not None and ours in placed and not base.is_file(ours):
+                    placed[theirs] = placed.pop(ours)
+        files.update(placed)
     return dict(sorted(files.items()))
 
 
@@ -223,15 +238,17 @@ def found_on(
 ) -> str | None:
     """The Destination a resource group already has files on, read from the layout Kratix's
     writer leaves (lib/writers, internal/controller/workplacement_controller.go): its
-    nestedByMetadata group directory, or its `.kratix/` tracking file in `none` mode. So a
+    nestedByMetadata group directory, or its `.kratix/` tracking file in `none` mode (under
+    gitbot's name or Kratix's, with its Work's random suffix). So a
     state store Kratix wrote keeps its (random) placements. None when there are none."""
     for dest in sorted(destinations, key=lambda d: d.name):
         if dest.filepath_mode == "nestedByMetadata":
             directory = f"{destination_root(state_path, dest)}/{nested_dir(work, group)}"
             found = base.is_dir(directory.lstrip("/"))
         else:  # aggregatedYAML keeps no per-placement trace: such a group is placed afresh
-            found = dest.filepath_mode == "none" and base.is_file(
-                kratix_state_file(state_path, dest, work, group)
+            found = dest.filepath_mode == "none" and (
+                base.is_file(kratix_state_file(state_path, dest, work, group))
+                or kratix_tracking_file(state_path, dest, work, group, base) is not None
             )
         if found:
             return dest.name

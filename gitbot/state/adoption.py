@@ -1,0 +1,221 @@
+"""What the state repository shows of objects gitbot keeps no record of: a state store Kratix wrote.
+
+Kratix keeps no `.gitbot/objects/` records: its WorkPlacements say where each group went and which
+files it wrote. gitbot reads the same facts back from the layout Kratix's writer leaves
+(`internal/controller/workplacement_controller.go`, `lib/writers/git.go`): the nestedByMetadata
+directories `resources/<ns>/<promise>/<name>/...` and `dependencies/<promise>/...`, and in `none`
+mode the `.kratix/<wp-namespace>-<wp-name>.yaml` tracking files, whose WorkPlacement names carry
+the random five-character suffix of the Work's name (`lib/objectutil/name.go`,
+`GenerateObjectName`). gitbot's own names have no suffix; it keeps Kratix's where they exist.
+
+A record that only restates what the state repository already shows (the object's files are
+there, byte for byte, and nothing of it would go) is no change worth a pull request: a branch
+that holds nothing else is not proposed, and the record rides along with the branch's next real
+change (gitbot.reconcile.repositories; README, "Kratix compatibility").
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from gitbot.kratix.layout import WorkRef, destination_root, join_path
+from gitbot.kratix.objects import Destination, Promise
+from gitbot.kratix.scheduling import WorkloadGroup
+from gitbot.state.records import ObjectKey, ObjectRecord
+
+if TYPE_CHECKING:  # placement imports this module, and outcomes imports placement
+    from gitbot.state.outcomes import ObjectOutcome
+    from gitbot.state.placement import BaseFiles
+
+ReadFiles = Callable[[Collection[str]], Mapping[str, bytes]]  # base-branch contents by path
+
+_MAX_NAME = 63 - 1 - 5  # lib/objectutil/name.go: maxNameLength, room for "-" and five chars
+_SUFFIX = re.compile(r"-[0-9a-f]{5}(?=\.)")  # a Work name's random suffix, before ".<dest>"
+
+
+def kratix_work_name(work_name: str) -> str:
+    """A Work name as Kratix's `processName` shortens it before adding its suffix: at most 56
+    characters when longer than 57, ending in a letter or digit."""
+    name = work_name[: _MAX_NAME - 1] if len(work_name) > _MAX_NAME else work_name
+    while name and not (name[-1].isascii() and name[-1].isalnum()):
+        name = name[:-1]
+    return name
+
+
+def _tracking_name(work: WorkRef, dest: Destination, short_id: str) -> str:
+    """The tracking file name without the Work's random suffix."""
+    return (
+        f"{work.workplacement_namespace}-{kratix_work_name(work.work_name)}."
+        f"{dest.name}-{short_id}.yaml"
+    )
+
+
+def kratix_tracking_file(
+    state_path: str,
+    dest: Destination,
+    work: WorkRef,
+    group: WorkloadGroup,
+    base: BaseFiles,
+) -> str | None:
+    """The `.kratix/` tracking file Kratix wrote for this WorkPlacement (its Work's name with
+    the random suffix), when the base branch has one; None otherwise."""
+    folder = join_path(destination_root(state_path, dest), ".kratix")
+    key = join_path(folder, _tracking_name(work, dest, group.short_id))
+    return _tracking_index(base, folder).get(key)
+
+
+_INDEXES: weakref.WeakKeyDictionary[Any, dict[str, dict[str, str]]] = weakref.WeakKeyDictionary()
+_INDEXES_LOCK = threading.Lock()
+
+
+def _tracking_index(base: BaseFiles, folder: str) -> dict[str, str]:
+    """The folder's tracking files by their names without a random suffix (built once per
+    base branch and folder: Promises are reconciled in threads, each asking many times)."""
+    with _INDEXES_LOCK:
+        known = _INDEXES.setdefault(base, {})
+        if folder in known:
+            return known[folder]
+    index: dict[str, str] = {}
+    for path in base.files_in([folder])[folder]:
+        parent, _, name = path.rpartition("/")
+        if parent != folder:
+            continue
+        for found in _SUFFIX.finditer(name):
+            index.setdefault(f"{folder}/{name[: found.start()]}{name[found.end() :]}", path)
+    with _INDEXES_LOCK:
+        known[folder] = index
+    return index
+
+
+def shown_files(
+    key: ObjectKey,
+    promise: Promise | None,
+    destinations: Sequence[Destination],
+    state_path: str,
+    base: BaseFiles,
+    read: ReadFiles,
+) -> set[str]:
+    """The files the base branch shows for an object, as Kratix's writer laid them out.
+
+    nestedByMetadata: everything under the object's directory (`resources/<ns>/<promise>/
+    <name>/`, or `dependencies/<promise>/` for a Promise). `none`: the tracking files of its
+    Works (their names need the Promise's pipelines) and the files they list, which are
+    relative to the state store's path. aggregatedYAML files are shared and say nothing of whose
+    part is whose: none are counted.
+    """
+    found: set[str] = set()
+    tracking: list[str] = []
+    for dest in destinations:
+        root = destination_root(state_path, dest)
+        if dest.filepath_mode == "nestedByMetadata":
+            if key.is_promise:
+                folder = join_path(root, "dependencies", key.promise)
+            else:
+                namespace = (promise.pipeline_namespace if promise else None) or key.namespace
+                folder = join_path(root, "resources", namespace, key.promise, key.name)
+            found |= set(base.files_in([folder])[folder])
+        elif dest.filepath_mode == "none" and promise is not None:
+            names = _tracking_patterns(key, promise, dest)
+            folder = join_path(root, ".kratix")
+            for path in base.files_in([folder])[folder]:
+                parent, _, name = path.rpartition("/")
+                if parent == folder and any(p.fullmatch(name) for p in names):
+                    tracking.append(path)
+    for path, content in read(tracking).items():
+        found.add(path)
+        found |= {join_path(state_path, listed) for listed in _listed(content)}
+    return found
+
+
+def _tracking_patterns(
+    key: ObjectKey, promise: Promise, dest: Destination
+) -> list[re.Pattern[str]]:
+    """Names of the tracking files of an object's Works on one Destination, any group."""
+    if key.is_promise:
+        pipelines = promise.workflows.promise_configure
+        works = [WorkRef.promise_workflow(promise.name, p.name) for p in pipelines]
+        works.append(WorkRef.static_dependencies(promise.name))
+    else:
+        works = [
+            WorkRef.resource_workflow(
+                promise.name, p.name, key.name, key.namespace, promise.pipeline_namespace
+            )
+            for p in promise.workflows.resource_configure
+        ]
+    return [
+        re.compile(
+            re.escape(f"{w.workplacement_namespace}-{kratix_work_name(w.work_name)}")
+            + r"(-[0-9a-f]{5})?"
+            + re.escape(f".{dest.name}-")
+            + r"[0-9a-f]{5}\.yaml"
+        )
+        for w in works
+    ]
+
+
+def _listed(content: bytes) -> list[str]:
+    """The `files` a tracking file lists; none when it is not one."""
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def shown_records(
+    outcomes: Sequence[ObjectOutcome],
+    base_records: Mapping[ObjectKey, ObjectRecord],
+    promises: Mapping[str, Promise],
+    destinations: Sequence[Destination],
+    state_path: str,
+    base: BaseFiles,
+    read: ReadFiles,
+) -> dict[ObjectKey, ObjectRecord]:
+    """Records, holding only `files`, of the objects without a record on the base branch: what
+    the state repository shows of them, so that a change or a delete removes their old files."""
+    shown: dict[ObjectKey, ObjectRecord] = {}
+    for outcome in outcomes:
+        key = outcome.key
+        if key in base_records or key in shown or outcome.action not in ("configure", "delete"):
+            continue
+        promise = outcome.run.target.promise if outcome.run else promises.get(key.promise)
+        files = shown_files(key, promise, destinations, state_path, base, read)
+        if files:
+            shown[key] = ObjectRecord(key, "", "", "", {}, tuple(sorted(files)))
+    return shown
+
+
+def restating(
+    outcomes: Sequence[ObjectOutcome],
+    base_records: Mapping[ObjectKey, ObjectRecord],
+    shown: Mapping[ObjectKey, ObjectRecord],
+    read: ReadFiles,
+) -> frozenset[ObjectKey]:
+    """The objects whose new record would only restate the base branch: completed configure
+    runs of objects without a record there, whose files are all there unchanged, with nothing
+    else shown for them (which would go) and no part in an aggregatedYAML file (which only a
+    record tells apart)."""
+    candidates = [
+        o
+        for o in outcomes
+        if o.action == "configure"
+        and o.changes_state
+        and not o.partial
+        and o.record is not None
+        and not o.record.aggregated
+        and o.key not in base_records
+        and set(shown[o.key].files if o.key in shown else ()) <= set(o.files)
+    ]
+    current = read({path for o in candidates for path in o.files})
+    return frozenset(
+        o.key
+        for o in candidates
+        if all(current.get(path) == content for path, content in o.files.items())
+    )
