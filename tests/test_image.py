@@ -292,7 +292,10 @@ def test_the_image_turns_signed_pushes_into_an_updated_pull_request(
         e2e.wait_for(lambda: _serving(container, bot.port), 60, "gitbot in the image")
         first = e2e.push(server, bot, work, e2e.examples(), "image-push-1")
         pr = e2e.wait_for(lambda: e2e.open_pr(server), 180, "the pull request")
-        assert _concluded(server, first) == [("gitbot: postgres", "success")]
+        # The check run concludes after the pull request is opened: wait for it.
+        assert e2e.wait_for(lambda: _concluded(server, first), 60, "the first check run") == [
+            ("gitbot: postgres", "success")
+        ]
 
         # One signed push to the open pull request: the same pull request is updated.
         request = (ROOT / "promises/postgres/resource-request.yaml").read_text()
