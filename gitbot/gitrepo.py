@@ -769,15 +769,33 @@ class TreeView:
         `ls-tree` for all the folders not asked about before."""
         with self._lock:
             missing = sorted({f.rstrip("/") for f in folders} - self._files.keys())
-        present = [f for f in missing if self.is_dir(f)]
+            # Only what is already known absent is left out: checking each folder first would
+            # cost a git call per folder, where one ls-tree answers them all.
+            present = [f for f in missing if f and not self._known_absent(f)]
         found: dict[str, list[str]] = {f: [] for f in missing}
         for start in range(0, len(present), _PATHSPECS_PER_CALL):
             chunk = present[start : start + _PATHSPECS_PER_CALL]
+            asked = set(chunk)
             for path in self.repo._ls_tree(self.commit, chunk):
-                found[_folder_of(path, chunk)].append(path)
+                parts = path.split("/")
+                for depth in range(1, len(parts)):
+                    if (folder := "/".join(parts[:depth])) in asked:
+                        found[folder].append(path)
         with self._lock:
             self._files.update({f: sorted(paths) for f, paths in found.items()})
             return {f: self._files[f.rstrip("/")] for f in folders}
+
+    def _known_absent(self, folder: str) -> bool:
+        """Whether the folders read so far show that folder is absent (the lock held)."""
+        parts = folder.split("/")
+        for depth in range(len(parts)):
+            here = "/".join(parts[:depth])
+            if here not in self._folders:
+                return False  # not read yet: it may be there
+            known = self._folders[here]
+            if known is None or known.get(parts[depth].encode("utf-8"), (b"",))[0] != _TREE_MODE:
+                return True
+        return False
 
     def _entries(self, folder: str) -> dict[bytes, tuple[bytes, str]]:
         """The folder's entries ({} when absent). A folder under one known to be absent costs no
@@ -804,10 +822,6 @@ class TreeView:
                 self._folders[here] = entry[1] if entry is not None else None
             entry = found[folder]
         return entry[1] if entry is not None else {}
-
-
-def _folder_of(path: str, folders: Sequence[str]) -> str:
-    return next(f for f in folders if path.startswith(f + "/"))
 
 
 _Folder = tuple[str, dict[bytes, tuple[bytes, str]]]  # a tree's sha and its entries by name

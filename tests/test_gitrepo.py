@@ -440,6 +440,36 @@ def test_tree_view_answers_folder_by_folder(cache: RepoCache, tmp_path: Path) ->
     assert view.files_in(["keep"])["keep"] == [
         p for p in repo.list_files("main", "keep") if p != "keep/sub"
     ]
+    nested = view.files_in(["bin", "keep/deep/", "keep"])
+    assert nested["keep/deep/"] == ["keep/deep/a.yaml", "keep/deep/b.yaml"]
+    assert "keep/deep/a.yaml" in nested["keep"] and nested["bin"] == ["bin/run.sh"]
+
+
+def test_lookups_and_commits_never_read_the_whole_tree(
+    cache: RepoCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = cache.open(str(_mixed_remote(tmp_path)))
+    base = repo.resolve("main")
+    ran: list[list[str]] = []
+    real_run = CachedRepo._run
+
+    def spy(self: CachedRepo, argv: Any, **kwargs: Any) -> Any:
+        ran.append(list(argv))
+        return real_run(self, argv, **kwargs)
+
+    monkeypatch.setattr(CachedRepo, "_run", spy)
+    view = repo.tree_view(base)
+    assert not view.is_dir("missing/a/b/c")
+    asked = len(ran)
+    # Below a folder known to be absent, nothing more is read.
+    assert not view.is_file("missing/a/b/c/d.yaml") and not view.is_dir("missing/x")
+    assert view.files_in(["missing/a", "missing/b"]) == {"missing/a": [], "missing/b": []}
+    assert len(ran) == asked
+    assert view.files_in(["keep/deep"])["keep/deep"] == ["keep/deep/a.yaml", "keep/deep/b.yaml"]
+    repo.commit_files(base, {"keep/deep/a.yaml": b"new\n", "keep/link": None}, "change", BOT)
+    whole = [argv for argv in ran if argv[0] == "read-tree" or argv[-1] in (base, "--")]
+    assert whole == []
+    assert all(argv[-1] != base for argv in ran if argv[0] == "ls-tree")
 
 
 def test_many_files_in_one_commit(repo: CachedRepo) -> None:
