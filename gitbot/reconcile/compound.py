@@ -16,7 +16,10 @@ until they are done: a cluster round trip for every level. gitbot marks such Des
    after `retryAfter`; until nothing changes, at most MAX_ROUNDS rounds. A chain deeper than
    MAX_DEPTH or a child that is its own ancestor is an error naming the chain;
 3. a child that left its parent's output (the parent's workflow completed without it, or the
-   parent was deleted) runs its delete workflow, as the platform would once Flux pruned it.
+   parent was deleted) runs its delete workflow, as the platform would once Flux pruned it;
+   one still on the platform that its parent did not schedule anew (the parent failed, or was
+   not reconciled: `--only`, a job for the child's Promise) runs with its Promise, as Kratix
+   reruns every request of a Promise it reconciles.
 
 The children's documents stay on the platform Destination's path, as Kratix writes them; their
 own output and records go with their root object's outcomes (so into the same branch and pull
@@ -86,6 +89,7 @@ def reconcile_compound(
     tree = _Tree(ctx, reconcile_all(ctx, only, workers), promises, workers)
     tree.grow()
     tree.prune(left)
+    tree.keep(left)
     return tree.result()
 
 
@@ -222,20 +226,20 @@ class _Tree:
         text = json.dumps(statuses, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def _run_children(self, todo: Sequence[Child]) -> list[ObjectKey]:
-        def run(child: Child) -> ObjectOutcome:
-            held = self._held(child)
-            if held is not None:
-                return held
-            with self.ctx.runners() as runner:
-                runner.cluster = platform_view(self.ctx)
-                outcome = configure_object(
-                    self.ctx, runner, child.promise, child.request, self._previous(child.key)
-                )
-            return self._as_child(outcome, child)
+    def _run_one(self, child: Child) -> ObjectOutcome:
+        held = self._held(child)
+        if held is not None:
+            return held
+        with self.ctx.runners() as runner:
+            runner.cluster = platform_view(self.ctx)
+            outcome = configure_object(
+                self.ctx, runner, child.promise, child.request, self._previous(child.key)
+            )
+        return self._as_child(outcome, child)
 
+    def _run_children(self, todo: Sequence[Child]) -> list[ObjectKey]:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            done = list(pool.map(run, todo))
+            done = list(pool.map(self._run_one, todo))
         for child, outcome in zip(todo, done, strict=True):
             self.ran[child.key] = child.spec_hash
             self.latest[child.key] = outcome
@@ -304,6 +308,32 @@ class _Tree:
             ancestors = (*parent.ancestors, record.parent)
             self.latest[key] = replace(outcome, ancestors=ancestors)
             self.kids.setdefault(record.parent, []).append(key)
+
+    def keep(self, left: Mapping[ObjectKey, ObjectRecord]) -> None:
+        """Children still on the platform that their parent did not schedule anew (it failed,
+        or it was not reconciled this time) run with their Promise, as Kratix reruns every
+        request of a Promise it reconciles."""
+        stay = [
+            (k, r)
+            for k, r in sorted(left.items(), key=lambda kv: str(kv[0]))
+            if k not in self.latest and k.promise in self.roots and k.promise in self.promises
+        ]
+        for key, record in stay:
+            assert record.parent is not None
+            promise = self.promises[key.promise]
+            parent = self.latest.get(record.parent)
+            ancestors = (*parent.ancestors, record.parent) if parent else (record.parent,)
+            child = Child(promise, request_of_record(promise, record), ancestors)
+            outcome = self._run_one(child)
+            if parent is not None:
+                self.kids.setdefault(record.parent, []).append(key)
+            else:
+                # Its parent is not in this reconcile: a row of its own, naming the parent.
+                note = f"on the platform for {record.parent}"
+                note = f"{outcome.note}; {note}" if outcome.note else note
+                outcome = replace(outcome, ancestors=(), note=note)
+                self.roots[key.promise].append(key)
+            self.latest[key] = outcome
 
     def result(self) -> dict[str, list[ObjectOutcome]]:
         found: dict[str, list[ObjectOutcome]] = {}

@@ -68,10 +68,30 @@ def test_a_failing_parent_keeps_its_children(
     assert code == 1
     assert "app default/web: configure failed" in out
     assert "delete" not in out
+    # Still on the platform, it runs with its Promise, as Kratix reruns a Promise's requests.
+    lines = out.splitlines()
+    parent = next(i for i, line in enumerate(lines) if line.startswith("  app default/web:"))
+    kept = "    └ cache default/web-cache: configure succeeded"
+    assert any(line.startswith(kept) for line in lines[parent:]), out
     # Kratix keeps a failed pipeline's Work, so the cache request stays on the platform.
     files = files_on(state, "main")
     assert [f for f in files if f.endswith("/cache.yaml")]
     assert "worker/resources/default/cache/web-cache/main/5058f/cache.txt" in files
+
+
+def test_a_child_runs_with_its_promise_when_its_parent_is_not_reconciled(
+    source: Path, reconcile: Reconcile, kube_image: str
+) -> None:
+    write(source, compound_files(kube_image))
+    commit_all(source, "a compound app")
+    assert reconcile()[0] == 0
+    code, out = reconcile("--only", "database")
+    assert code == 0, out
+    child = [line for line in out.splitlines() if "database default/web-db:" in line]
+    assert len(child) == 1
+    assert child[0].startswith("  database default/web-db: configure succeeded (main ")
+    assert child[0].endswith(" — on the platform for app default/web")
+    assert "app default/web" not in out.replace("for app default/web", "")
 
 
 LOOP = """\
