@@ -129,8 +129,6 @@ class _Tree:
     def grow(self) -> None:
         """Rounds of children and parent reruns until nothing changes (or MAX_ROUNDS)."""
         changed = list(self.latest)
-        for key in changed:
-            self.looked[key] = self._seen_by(key)
         for _ in range(MAX_ROUNDS):
             for key in changed:
                 self._collect(key)
@@ -160,7 +158,10 @@ class _Tree:
         if problems:
             problems = [f"its output for the platform has invalid objects: {'; '.join(problems)}"]
         for request in found.resources if found is not None else ():
-            promise = self.promises[request.promise_name]
+            promise = self.promises.get(request.promise_name)
+            if promise is None:
+                continue  # of a Promise the same output brings: named as not installed
+
             child = Child(promise, request, (*outcome.ancestors, parent))
             problem = self._problem(child)
             if problem is not None:
@@ -178,6 +179,8 @@ class _Tree:
         for gone in set(self.kids.get(parent, ())) - set(kids):
             self.children.pop(gone, None)
         self.kids[parent] = kids
+        # Its children have not run since the parent ran: this is the status it saw.
+        self.looked[parent] = self._seen_by(parent)
         self._show()
 
     def _problem(self, child: Child) -> str | None:
@@ -243,7 +246,6 @@ class _Tree:
         for child, outcome in zip(todo, done, strict=True):
             self.ran[child.key] = child.spec_hash
             self.latest[child.key] = outcome
-            self.looked[child.key] = self._seen_by(child.key)
         return [c.key for c in todo]
 
     def _held(self, child: Child) -> ObjectOutcome | None:
@@ -269,23 +271,26 @@ class _Tree:
 
     def _rerun(self, parents: Sequence[ObjectKey]) -> list[ObjectKey]:
         """Suspended parents, from their suspended pipeline, now that their children moved."""
-        rerun: list[ObjectKey] = []
-        for key in parents:
+        # A Promise's own workflow is left alone: Kratix reruns it only on its schedule.
+        rerun = [k for k in parents if not self.latest[k].key.is_promise]
+
+        def again(key: ObjectKey) -> ObjectOutcome:
             first = self.latest[key]
             assert first.run is not None
-            target = first.run.target
-            if target.request is None:
-                continue  # a Promise's own workflow: Kratix reruns it only on its schedule
-            self.looked[key] = self._seen_by(key)
+            promise, request = first.run.target.promise, first.run.target.request
+            assert request is not None
             with self.ctx.runners() as runner:
                 runner.cluster = platform_view(self.ctx)
-                again = configure_object(
-                    self.ctx, runner, target.promise, target.request, first.record, resume=True
+                return configure_object(
+                    self.ctx, runner, promise, request, first.record, resume=True
                 )
-            merged = _merged(first, again)
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            done = list(pool.map(again, rerun))
+        for key, outcome in zip(rerun, done, strict=True):
+            merged = _merged(self.latest[key], outcome)
             child = self.children.get(key)
             self.latest[key] = self._as_child(merged, child) if child is not None else merged
-            rerun.append(key)
         return rerun
 
     # --- pruning and the result -------------------------------------------------------------
