@@ -166,19 +166,26 @@ def _job(job_id: int) -> Job:
 
 def _tree(objects: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Objects as a tree: each Promise with its requests beneath it (a request whose Promise did
-    not run this time is a root of its own). Indexes stay those of the run's object list."""
+    not run this time is a root of its own), a compound Promise's children beneath the object
+    that scheduled them. Indexes stay those of the run's object list."""
     roots: list[dict[str, Any]] = []
     promises: dict[str, dict[str, Any]] = {}
+    by_key: dict[str, dict[str, Any]] = {}
     for index, o in enumerate(objects):
         if o.get("kind") == "Promise" or str(o.get("key", "")).startswith("Promise "):
             node = {"index": index, "object": o, "children": []}
             promises[str(o.get("name") or str(o.get("key", "")).split()[-1])] = node
+            by_key[str(o.get("key", ""))] = node
             roots.append(node)
     for index, o in enumerate(objects):
         if any(node["index"] == index for node in promises.values()):
             continue
         node = {"index": index, "object": o, "children": []}
-        parent = promises.get(str(o.get("promise") or str(o.get("key", "")).split()[0]))
+        by_key[str(o.get("key", ""))] = node
+        # A child follows its parent in the run's list, so its parent's node already exists.
+        parent = by_key.get(str(o.get("parent") or "")) or promises.get(
+            str(o.get("promise") or str(o.get("key", "")).split()[0])
+        )
         (parent["children"] if parent else roots).append(node)
     return roots
 

@@ -533,6 +533,7 @@ def _object_result(o: ObjectOutcome, files: Mapping[str, list[str]]) -> dict[str
     status = o.run.status if o.run else {}
     return {
         "key": str(o.key),
+        "parent": str(o.parent) if o.parent is not None else None,  # compound Promises
         "promise": o.key.promise,
         "group": o.key.group,
         "kind": o.key.kind,

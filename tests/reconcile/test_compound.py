@@ -56,6 +56,23 @@ def test_a_child_that_leaves_its_parents_output_runs_its_delete_workflow(
     assert show(state, "main", ready) == "database Ready, cache Ready"
 
 
+def test_a_deleted_parent_takes_its_children_with_it(
+    source: Path, state: Path, reconcile: Reconcile, kube_image: str
+) -> None:
+    write(source, compound_files(kube_image))
+    commit_all(source, "a compound app")
+    assert reconcile()[0] == 0
+    write(source, {"requests.yaml": None})
+    commit_all(source, "no app")
+    code, out = reconcile()
+    assert code == 0, out
+    lines = out.splitlines()
+    parent = lines.index("  app default/web: delete — no delete pipeline")
+    assert lines[parent + 1].startswith("    └ cache default/web-cache: delete succeeded")
+    assert lines[parent + 2].startswith("    └ database default/web-db: delete succeeded")
+    assert [f for f in files_on(state, "main") if "/resources/default/" in f] == []
+
+
 def test_a_failing_parent_keeps_its_children(
     source: Path, state: Path, reconcile: Reconcile, kube_image: str
 ) -> None:

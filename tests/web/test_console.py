@@ -375,6 +375,20 @@ def test_the_run_page_nests_requests_under_their_promise(client: FlaskClient, st
     assert nested < html.index('id="object-1"')
 
 
+def test_the_run_page_nests_compound_children_under_their_parent(
+    client: FlaskClient, store: Store
+) -> None:
+    child = {**obj("db", "web-db", kind="Database"), "parent": "app default/web"}
+    objects = [obj("app", "app"), obj("app", "web", kind="App"), child, obj("db", "db")]
+    job_id = finish(store, "acme/source", None, run_result("acme/source", "a" * 40, objects))
+    html = page(client, f"/runs/{job_id}")
+    request = html.index('id="object-1"')
+    after = html[html.index("</article>", request) + len("</article>") :].replace("\n", "")
+    # The request's node holds a list of its own, and the child is in it.
+    assert after.startswith("<ul><li>")
+    assert after.index('id="object-2"') < after.index("</article></li></ul></li>")
+
+
 def test_a_running_jobs_log_streams_as_server_sent_events(
     client: FlaskClient, store: Store
 ) -> None:
