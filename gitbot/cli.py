@@ -52,7 +52,10 @@ ENVIRONMENT = {
     "GITBOT_GITHUB_TIMEOUT": "seconds per GitHub API call (default 30)",
     "GITBOT_GITHUB_WRITE_INTERVAL": "seconds between content-creating calls (default 1)",
     "GITBOT_WEBHOOK_SECRET": "the App's webhook secret (required)",
-    "GITBOT_DATABASE_URL": "queue database (default sqlite:///$GITBOT_DATA_DIR/gitbot.db)",
+    "GITBOT_DATABASE_URL": (
+        "queue database, and object statuses when set "
+        "(default sqlite:///$GITBOT_DATA_DIR/gitbot.db)"
+    ),
     "GITBOT_RUNS_TOKEN": "token for reading the console (default: this machine only)",
     "GITBOT_CONSOLE_TOKEN": "token for the console's actions (default: none, read only)",
     "GITBOT_RECONCILE_INTERVAL": "periodic rerun when a source sets none (default 10h)",
