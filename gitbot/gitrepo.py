@@ -454,6 +454,11 @@ class CachedRepo:
         argv = ["merge-base", "--is-ancestor", self._commit(ancestor), self._commit(descendant)]
         return self._run(argv, ok=(0, 1)).status == 0
 
+    def commits_changing(self, commit: str, path: str, limit: int = 100) -> list[str]:
+        """The newest `limit` commits reachable from `commit` that changed `path`, newest first."""
+        argv = ["rev-list", f"--max-count={limit}", self._commit(commit), "--", check_path(path)]
+        return self._run(argv).stdout.decode().split()
+
     def changed_paths(self, old: str, new: str) -> list[tuple[str, str]]:
         """(A, M or D, path) for every file that differs between two commits, by path."""
         argv = ["diff-tree", "-r", "-z", "--no-renames", "--name-status"]

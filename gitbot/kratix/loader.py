@@ -21,6 +21,7 @@ from gitbot.kratix.objects import (
     Destination,
     FilepathMode,
     Promise,
+    ResourceBinding,
     ResourceRequest,
     Source,
     Workflows,
@@ -36,6 +37,10 @@ from gitbot.yamlio import Path, YamlDocument, load_file, load_text
 
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 OBJECT_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
+KRATIX_KINDS = ("Promise", "Destination", "ResourceBinding")
+# config/crd/bases/platform.kratix.io_resourcebindings.yaml
+BINDING_SPEC_KEYS = ("promiseRef", "resourceRef", "version")
+BINDING_LABELS = ("kratix.io/promise-name", "kratix.io/resource-name")
 # The fields of Kratix's CRDs (config/crd/bases/platform.kratix.io_promises.yaml,
 # ..._destinations.yaml); the API server drops any other, so gitbot warns and ignores it.
 PROMISE_SPEC_KEYS = (
@@ -68,6 +73,7 @@ class LoadResult:
     promises: list[Promise] = field(default_factory=list)
     destinations: list[Destination] = field(default_factory=list)
     resources: list[ResourceRequest] = field(default_factory=list)
+    bindings: list[ResourceBinding] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     ignored: list[Source] = field(default_factory=list)
@@ -619,15 +625,18 @@ def _load_documents(
     for doc in docs:
         if kinds[id(doc)] == "Destination":
             _add_destination(doc, result, seen)
+        elif kinds[id(doc)] == "ResourceBinding":
+            _add_binding(doc, result)
         elif kinds[id(doc)] is None:
             _add_other(doc, result, apis, broken)
     return result
 
 
 def _kratix_kind(doc: YamlDocument, result: LoadResult) -> str | None:
-    """'Promise' or 'Destination' for Kratix objects gitbot reads; None for anything else."""
+    """'Promise', 'Destination' or 'ResourceBinding' for Kratix objects gitbot reads; None for
+    anything else."""
     data = doc.data
-    if not isinstance(data, dict) or data.get("kind") not in ("Promise", "Destination"):
+    if not isinstance(data, dict) or data.get("kind") not in KRATIX_KINDS:
         return None
     api_version = data.get("apiVersion")
     if api_version == KRATIX_API_VERSION:
@@ -713,6 +722,82 @@ def _add_destination(doc: YamlDocument, result: LoadResult, seen: dict[str, Sour
             return
         seen[destination.name] = destination.source
         result.destinations.append(destination)
+
+
+def _add_binding(doc: YamlDocument, result: LoadResult) -> None:
+    """A ResourceBinding, checked as Kratix's CRD checks it; a second binding for the same
+    request is an error, as Kratix's `findResourceBinding` refuses to choose."""
+    ck = Checker(doc)
+    binding = _binding(ck)
+    result.warnings.extend(ck.warnings)
+    if binding is None or ck.errors:
+        result.problems.extend(ck.errors)
+        return
+    for other in result.bindings:
+        same = (other.namespace, other.promise, other.resource)
+        if (
+            binding.promise
+            and binding.resource
+            and same
+            == (
+                binding.namespace,
+                binding.promise,
+                binding.resource,
+            )
+        ):
+            message = (
+                f"found multiple ResourceBindings for Resource {binding.resource} in namespace "
+                f"{binding.namespace} (also {other.name} at {other.source}); there should be one "
+                "ResourceBinding per Resource"
+            )
+            result.problems.append(ck.problem(("metadata", "labels"), message))
+            return
+    result.bindings.append(binding)
+
+
+def _binding(ck: Checker) -> ResourceBinding | None:
+    obj = ck.mapping(ck.doc.data, ())
+    if obj is None:
+        return None
+    _dropped(ck, obj, (), OBJECT_KEYS)
+    name, labels, _ = _metadata(ck, obj)
+    metadata = obj.get("metadata")
+    namespace = "default"
+    if isinstance(metadata, dict):
+        namespace = ck.get(metadata, ("metadata",), "namespace", "a string") or namespace
+    spec = ck.require(obj, (), "spec", "a mapping") or {}
+    _dropped(ck, spec, ("spec",), BINDING_SPEC_KEYS)
+    version = ck.require(spec, ("spec",), "version", "a string") if "spec" in obj else None
+    for key, known in (
+        ("promiseRef", ("name",)),
+        ("resourceRef", ("generation", "name", "namespace")),
+    ):
+        ref = ck.require(spec, ("spec",), key, "a mapping") if "spec" in obj else None
+        if ref is None:
+            continue
+        _dropped(ck, ref, ("spec", key), known)
+        for field_name in known:
+            if field_name == "generation":
+                ck.get(ref, ("spec", key), field_name, "an integer")
+            else:
+                ck.require(ref, ("spec", key), field_name, "a string")
+    missing = [label for label in BINDING_LABELS if not labels.get(label)]
+    if missing and name is not None:
+        ck.warn(
+            ("metadata", "labels"),
+            f"no {' or '.join(missing)} label: Kratix finds a request's ResourceBinding by these "
+            "labels, so this one binds no request",
+        )
+    if name is None or version is None or ck.errors:
+        return None
+    return ResourceBinding(
+        name=name,
+        namespace=namespace,
+        source=Source(ck.doc.file, ck.doc.line),
+        version=version,
+        promise=labels.get(BINDING_LABELS[0], ""),
+        resource=labels.get(BINDING_LABELS[1], ""),
+    )
 
 
 def _path_clash(new: Destination, others: Sequence[Destination]) -> str | None:

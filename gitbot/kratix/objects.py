@@ -134,6 +134,27 @@ class Promise(_FromRaw):
     pipeline_namespace: str | None = None
 
 
+LATEST_VERSION = "latest"  # a ResourceBinding that follows the Promise's current version
+
+
+@dataclass(frozen=True)
+class ResourceBinding:
+    """Which version of its Promise a request is reconciled with: `spec.version` is "latest"
+    (Kratix's default) or a `kratix.io/promise-version` (api/v1alpha1/resourcebinding_types.go).
+
+    Kratix finds a request's binding by labels in the request's namespace,
+    `kratix.io/promise-name` and `kratix.io/resource-name` (`promise` and `resource` here, ""
+    when missing), not by `spec.resourceRef` (`findResourceBinding` in
+    internal/controller/dynamic_resource_request_controller.go)."""
+
+    name: str
+    namespace: str
+    source: Source
+    version: str
+    promise: str = ""
+    resource: str = ""
+
+
 @dataclass(frozen=True)
 class Destination:
     """A Destination: where a group of documents may go, and how files are laid out there.

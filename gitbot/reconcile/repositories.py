@@ -14,10 +14,11 @@ from typing import Protocol
 
 from gitbot.errors import UserError
 from gitbot.gitrepo import CachedRepo
-from gitbot.kratix.objects import Destination
+from gitbot.kratix.objects import Destination, Promise
 from gitbot.reconcile.compound import reconcile_compound
 from gitbot.reconcile.workflows import ReconcileContext, RunnerFactory
 from gitbot.source.config import resolve_state_repository
+from gitbot.source.revisions import find_revision
 from gitbot.source.snapshot import SourceSnapshot, read_snapshot
 from gitbot.state.adoption import restating, shown_records
 from gitbot.state.branchplan import (
@@ -209,6 +210,7 @@ def reconcile(
         preview=request.preview,
         resume=request.resume,
         history=lambda at: read_snapshot(source_repo, request.source, at),
+        revision=_revisions(source_repo, commit),
         released_destinations=frozenset(name for name in recorded if name not in current),
         base_paths=base_files,
     )
@@ -288,6 +290,19 @@ def reconcile(
             report.results.append(result)
     feedback.finished(report)
     return report
+
+
+def _revisions(repo: CachedRepo, commit: str) -> Callable[[Promise, str], Promise | None]:
+    """Looks a Promise up at a version in the source history, each (name, version) once."""
+    found: dict[tuple[str, str], Promise | None] = {}
+
+    def revision(promise: Promise, version: str) -> Promise | None:
+        key = (promise.name, version)
+        if key not in found:
+            found[key] = find_revision(repo, commit, promise, version)
+        return found[key]
+
+    return revision
 
 
 def _needed(base: StateBase, plan: BranchPlan, changes: Changes) -> bool:

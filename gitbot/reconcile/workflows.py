@@ -42,6 +42,14 @@ from gitbot.kratix.requirements import (
     with_availability,
     with_requirements,
 )
+from gitbot.kratix.revisions import (
+    at_revision,
+    bound_version,
+    is_pinned,
+    lookup_failed,
+    revision_version,
+    version_status,
+)
 from gitbot.kratix.workflow import WorkflowTarget
 from gitbot.pipeline.runner import WorkflowRun, WorkflowRunner
 from gitbot.platform.cluster import ClusterView
@@ -89,6 +97,10 @@ class ReconcileContext:
     # Compound Promises' children the platform holds (gitbot.reconcile.compound): shown by the
     # platform API beside the source's requests.
     generated: tuple[ResourceRequest, ...] = ()
+
+    # The Promise as it was at a `kratix.io/promise-version` (a PromiseRevision), read from the
+    # source history, for requests whose ResourceBinding pins that version; None: not found.
+    revision: Callable[[Promise, str], Promise | None] | None = None
 
     @property
     def destinations(self) -> list[Destination]:
@@ -233,7 +245,7 @@ def _current_promise(
             stored = _stored_status(ctx, request_key)
             released = request_released(stored, _now()) if stored is not None else None
             outcomes.append(
-                _configure(ctx, runner, promise, request, previous.get(request_key), released)
+                _configure_bound(ctx, runner, promise, request, previous.get(request_key), released)
             )
     for old_key, record in sorted(previous.items(), key=lambda kv: str(kv[0])):
         if old_key.is_promise or old_key in requests:
@@ -242,8 +254,46 @@ def _current_promise(
             outcomes.append(_kept_broken(old_key, record))
             continue
         request = _request_from_record(promise, record)
-        outcomes.append(_delete(ctx, runner, promise, request, old_key))
+        outcomes.append(_delete(ctx, runner, _applied(ctx, promise, old_key), request, old_key))
     return outcomes
+
+
+def _configure_bound(
+    ctx: ReconcileContext,
+    runner: WorkflowRunner,
+    promise: Promise,
+    request: ResourceRequest,
+    previous: ObjectRecord | None,
+    status: Mapping[str, Any] | None,
+) -> ObjectOutcome:
+    """A request's configure workflow with the Promise revision its ResourceBinding names
+    (gitbot.kratix.revisions); held, its files kept, when no revision has that version."""
+    key = ObjectKey.of_request(promise, request)
+    bound = bound_version(request, ctx.snapshot.objects.bindings)
+    running, used = promise, revision_version(promise)
+    if is_pinned(promise, bound):
+        revision = ctx.revision(promise, bound) if ctx.revision is not None else None
+        if revision is None:
+            note = f"held: {lookup_failed(promise, bound)} (FailedPromiseRevisionLookup)"
+            return ObjectOutcome(key, "skipped", note=f"{note}; its files are kept", held=True)
+        running, used = at_revision(promise, revision), bound
+    outcome = _configure(ctx, runner, running, request, previous, status)
+    if _completed(outcome):
+        _restore_status(ctx, key, lambda s: {**s, **version_status(used, bound)})
+    if running is not promise and not outcome.note:
+        outcome = replace(outcome, note=f"ran with Promise version {bound} (ResourceBinding)")
+    return outcome
+
+
+def _applied(ctx: ReconcileContext, promise: Promise, key: ObjectKey) -> Promise:
+    """The Promise a removed request's delete workflow runs with: the revision it last ran
+    with (its status's `promiseVersion`), as Kratix's `fetchRevisionForDelete`; the current
+    Promise when that revision is gone from the source history."""
+    applied = str((_stored_status(ctx, key) or {}).get("promiseVersion") or "")
+    if not applied or not is_pinned(promise, applied) or ctx.revision is None:
+        return promise
+    revision = ctx.revision(promise, applied)
+    return at_revision(promise, revision) if revision is not None else promise
 
 
 def configure_object(

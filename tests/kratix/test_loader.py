@@ -1345,3 +1345,57 @@ def test_crd_names_are_checked_as_the_api_server_does(tmp_path: Path) -> None:
     ]
     (promise,) = result.promises
     assert promise.api == CRDInfo("example.com", "v1", "RedisCluster", "things")
+
+
+BINDINGS = """\
+apiVersion: platform.kratix.io/v1alpha1
+kind: ResourceBinding
+metadata:
+  name: one-app-1a2b3
+  namespace: team
+  labels: {kratix.io/promise-name: app, kratix.io/resource-name: one}
+spec:
+  version: v1.0.0
+  promiseRef: {name: app}
+  resourceRef: {name: one, namespace: team, generation: 2}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: ResourceBinding
+metadata:
+  name: again
+  namespace: team
+  labels: {kratix.io/promise-name: app, kratix.io/resource-name: one}
+spec: {version: latest, promiseRef: {name: app}, resourceRef: {name: one, namespace: team}}
+---
+apiVersion: platform.kratix.io/v1alpha1
+kind: ResourceBinding
+metadata: {name: unlabelled}
+spec:
+  version: 2
+  promiseRef: {}
+  resourceRef: {name: two, extra: x}
+"""
+
+
+def test_resource_bindings_are_read_as_kratix_finds_and_checks_them(tmp_path: Path) -> None:
+    # Fields from config/crd/bases/platform.kratix.io_resourcebindings.yaml; a request's binding
+    # is found by its labels, and two for one request are refused (findResourceBinding).
+    result = load(tmp_path, BINDINGS)
+    ((binding,), file) = result.bindings, str(tmp_path / "f0.yaml")
+    assert (binding.name, binding.namespace, binding.version) == ("one-app-1a2b3", "team", "v1.0.0")
+    assert (binding.promise, binding.resource, binding.source) == ("app", "one", Source(file, 1))
+    assert [str(p) for p in result.problems] == [
+        f"{file}:17: metadata.labels: found multiple ResourceBindings for Resource one in "
+        f"namespace team (also one-app-1a2b3 at {file}:1); there should be one ResourceBinding "
+        "per Resource",
+        f'{file}:24: spec.version: expected a string, got an integer; quote it: "2"',
+        f"{file}:25: spec.promiseRef: required key 'name' is missing",
+        f"{file}:26: spec.resourceRef: required key 'namespace' is missing",
+    ]
+    assert [str(p) for p in result.warnings] == [
+        f"{file}:26: warning: spec.resourceRef.extra: unknown field, dropped as the Kubernetes "
+        "API server does",
+        f"{file}:22: warning: metadata.labels: no kratix.io/promise-name or "
+        "kratix.io/resource-name label: Kratix finds a request's ResourceBinding by these labels, "
+        "so this one binds no request",
+    ]
