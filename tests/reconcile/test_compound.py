@@ -3,6 +3,7 @@ the parent polling them through the platform API converges, the tree shows, boun
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +189,14 @@ def test_promises_on_the_platform_but_not_in_the_source_are_named(
     note = "on the platform but not in the source, so not installed: Promise extra"
     assert "loop default/a: configure succeeded (main" in out
     assert note in out
+
+
+def test_json_output_gives_each_child_its_ancestors(source: Path, reconcile: Reconcile) -> None:
+    write(source, loop_files("deep"))
+    commit_all(source, "a request whose children never end")
+    code, out = reconcile("--output", "json")
+    assert code == 1
+    runs = json.loads(out[out.index("{") :])["runs"]
+    chain = [f"loop default/a{'-x' * i}" for i in range(6)]
+    loops = [(r["object"]["name"], r["ancestors"]) for r in runs if r["object"]["kind"] == "Loop"]
+    assert loops == [(name.split("/")[1], chain[:i]) for i, name in enumerate(chain)]
