@@ -307,19 +307,20 @@ def configure_object(
 ) -> ObjectOutcome:
     """One request's configure workflow, as a Promise's reconcile runs it (for compound
     Promises' children); `resume`: from its suspended pipeline, as a retryAfter rerun."""
-    key = ObjectKey.of_request(promise, request)
     if resume:
-        return _configure(replace(ctx, resume=True), runner, promise, request, previous)
-    stored = _stored_status(ctx, key)
+        # The stored (suspended) status and the revision the request is bound to, as before.
+        return _configure_bound(replace(ctx, resume=True), runner, promise, request, previous, None)
+    stored = _stored_status(ctx, ObjectKey.of_request(promise, request))
     released = request_released(stored, _now()) if stored is not None else None
-    return _configure(ctx, runner, promise, request, previous, released)
+    return _configure_bound(ctx, runner, promise, request, previous, released)
 
 
 def delete_object(
     ctx: ReconcileContext, runner: WorkflowRunner, promise: Promise, record: ObjectRecord
 ) -> ObjectOutcome:
     """The delete workflow of a request that left the platform (a compound Promise's child)."""
-    return _delete(ctx, runner, promise, _request_from_record(promise, record), record.key)
+    request = _request_from_record(promise, record)
+    return _delete(ctx, runner, _applied(ctx, promise, record.key), request, record.key)
 
 
 def stored_status(ctx: ReconcileContext, key: ObjectKey) -> dict[str, object] | None:
