@@ -70,7 +70,7 @@ def kratix_tracking_file(
     return _tracking_index(base, folder).get(key)
 
 
-_INDEXES: weakref.WeakKeyDictionary[Any, dict[str, dict[str, str]]] = weakref.WeakKeyDictionary()
+_INDEXES: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 _INDEXES_LOCK = threading.Lock()
 
 
@@ -80,7 +80,8 @@ def _tracking_index(base: BaseFiles, folder: str) -> dict[str, str]:
     with _INDEXES_LOCK:
         known = _INDEXES.setdefault(base, {})
         if folder in known:
-            return known[folder]
+            cached: dict[str, str] = known[folder]
+            return cached
     index: dict[str, str] = {}
     for path in base.files_in([folder])[folder]:
         parent, _, name = path.rpartition("/")
@@ -99,64 +100,77 @@ def shown_files(
     destinations: Sequence[Destination],
     state_path: str,
     base: BaseFiles,
-    read: ReadFiles,
-) -> set[str]:
-    """The files the base branch shows for an object, as Kratix's writer laid them out.
+) -> tuple[set[str], set[str]]:
+    """The files the base branch shows for an object, as Kratix's writer laid them out, and
+    among them its `none` mode tracking files (whose contents list more of its files).
 
     nestedByMetadata: everything under the object's directory (`resources/<ns>/<promise>/
     <name>/`, or `dependencies/<promise>/` for a Promise). `none`: the tracking files of its
-    Works (their names need the Promise's pipelines) and the files they list, which are
-    relative to the state store's path. aggregatedYAML files are shared and say nothing of whose
-    part is whose: none are counted.
+    Works (their names need the Promise's pipelines). aggregatedYAML files are shared and say
+    nothing of whose part is whose: none are counted.
     """
     found: set[str] = set()
-    tracking: list[str] = []
+    tracking: set[str] = set()
     for dest in destinations:
         root = destination_root(state_path, dest)
         if dest.filepath_mode == "nestedByMetadata":
-            if key.is_promise:
-                folder = join_path(root, "dependencies", key.promise)
-            else:
-                namespace = (promise.pipeline_namespace if promise else None) or key.namespace
-                folder = join_path(root, "resources", namespace, key.promise, key.name)
+            folder = _object_folder(key, promise, root)
             found |= set(base.files_in([folder])[folder])
         elif dest.filepath_mode == "none" and promise is not None:
-            names = _tracking_patterns(key, promise, dest)
-            folder = join_path(root, ".kratix")
-            for path in base.files_in([folder])[folder]:
-                parent, _, name = path.rpartition("/")
-                if parent == folder and any(p.fullmatch(name) for p in names):
-                    tracking.append(path)
-    for path, content in read(tracking).items():
-        found.add(path)
-        found |= {join_path(state_path, listed) for listed in _listed(content)}
-    return found
+            index = _work_index(base, join_path(root, ".kratix"), dest.name)
+            for work in _works(key, promise):
+                tracking.update(index.get(_work_prefix(work), ()))
+    return found | tracking, tracking
 
 
-def _tracking_patterns(
-    key: ObjectKey, promise: Promise, dest: Destination
-) -> list[re.Pattern[str]]:
-    """Names of the tracking files of an object's Works on one Destination, any group."""
+def _object_folder(key: ObjectKey, promise: Promise | None, root: str) -> str:
+    """An object's nestedByMetadata folder under a Destination root."""
+    if key.is_promise:
+        return join_path(root, "dependencies", key.promise)
+    namespace = (promise.pipeline_namespace if promise else None) or key.namespace
+    return join_path(root, "resources", namespace, key.promise, key.name)
+
+
+def _works(key: ObjectKey, promise: Promise) -> list[WorkRef]:
+    """The Works of an object's configure workflow (and a Promise's static dependencies)."""
     if key.is_promise:
         pipelines = promise.workflows.promise_configure
         works = [WorkRef.promise_workflow(promise.name, p.name) for p in pipelines]
-        works.append(WorkRef.static_dependencies(promise.name))
-    else:
-        works = [
-            WorkRef.resource_workflow(
-                promise.name, p.name, key.name, key.namespace, promise.pipeline_namespace
-            )
-            for p in promise.workflows.resource_configure
-        ]
+        return [*works, WorkRef.static_dependencies(promise.name)]
     return [
-        re.compile(
-            re.escape(f"{w.workplacement_namespace}-{kratix_work_name(w.work_name)}")
-            + r"(-[0-9a-f]{5})?"
-            + re.escape(f".{dest.name}-")
-            + r"[0-9a-f]{5}\.yaml"
+        WorkRef.resource_workflow(
+            promise.name, p.name, key.name, key.namespace, promise.pipeline_namespace
         )
-        for w in works
+        for p in promise.workflows.resource_configure
     ]
+
+
+def _work_prefix(work: WorkRef) -> str:
+    return f"{work.workplacement_namespace}-{kratix_work_name(work.work_name)}"
+
+
+def _work_index(base: BaseFiles, folder: str, dest: str) -> dict[str, list[str]]:
+    """A Destination's tracking files by `<namespace>-<work>`, with and without a trailing
+    five-character suffix (Kratix's names have one, gitbot's none), once per base branch."""
+    with _INDEXES_LOCK:
+        known = _INDEXES.setdefault(base, {})
+        if (folder, dest) in known:
+            by_work: dict[str, list[str]] = known[(folder, dest)]
+            return by_work
+    tail = re.compile(re.escape(f".{dest}-") + r"[0-9a-f]{5}\.yaml")
+    index: dict[str, list[str]] = {}
+    for path in base.files_in([folder])[folder]:
+        parent, _, name = path.rpartition("/")
+        found = tail.search(name)
+        if parent != folder or found is None or found.end() != len(name):
+            continue
+        prefix = name[: found.start()]
+        index.setdefault(prefix, []).append(path)
+        if re.search(r"-[0-9a-f]{5}$", prefix):
+            index.setdefault(prefix[:-6], []).append(path)
+    with _INDEXES_LOCK:
+        known[(folder, dest)] = index
+    return index
 
 
 def _listed(content: bytes) -> list[str]:
@@ -181,12 +195,17 @@ def shown_records(
     """Records, holding only `files`, of the objects without a record on the base branch: what
     the state repository shows of them, so that a change or a delete removes their old files."""
     shown: dict[ObjectKey, ObjectRecord] = {}
+    found: dict[ObjectKey, tuple[set[str], set[str]]] = {}
     for outcome in outcomes:
         key = outcome.key
-        if key in base_records or key in shown or outcome.action not in ("configure", "delete"):
+        if key in base_records or key in found or outcome.action not in ("configure", "delete"):
             continue
         promise = outcome.run.target.promise if outcome.run else promises.get(key.promise)
-        files = shown_files(key, promise, destinations, state_path, base, read)
+        found[key] = shown_files(key, promise, destinations, state_path, base)
+    contents = read({path for _, tracking in found.values() for path in tracking})
+    for key, (files, tracking) in found.items():
+        for path in tracking:
+            files |= {join_path(state_path, f) for f in _listed(contents.get(path, b""))}
         if files:
             shown[key] = ObjectRecord(key, "", "", "", {}, tuple(sorted(files)))
     return shown
