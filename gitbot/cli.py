@@ -43,7 +43,7 @@ ENVIRONMENT = {
     "GITBOT_SECRETS_DIR": "default for --secrets-dir",
     "GITBOT_CONFIG_MAPS_DIR": "default for --config-maps-dir",
     "GITBOT_DATA_DIR": "repository cache and status database (default ~/.local/share/gitbot)",
-    "GITBOT_WORKERS": "Promises reconciled at once (default 2)",
+    "GITBOT_WORKERS": "workflows run at once, Promises' and requests' (default 2)",
     "GITBOT_GIT_TIMEOUT": "seconds before a git command is killed (default 120)",
     "GITBOT_GITHUB_API_URL": "GitHub API (default https://api.github.com)",
     "GITBOT_GITHUB_APP_ID": "the GitHub App's id, with GITBOT_GITHUB_PRIVATE_KEY_FILE",

@@ -8,6 +8,7 @@ this path.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -295,12 +296,14 @@ def reconcile(
 def _revisions(repo: CachedRepo, commit: str) -> Callable[[Promise, str], Promise | None]:
     """Looks a Promise up at a version in the source history, each (name, version) once."""
     found: dict[tuple[str, str], Promise | None] = {}
+    lock = threading.Lock()  # a Promise's requests look up side by side: each lookup once
 
     def revision(promise: Promise, version: str) -> Promise | None:
         key = (promise.name, version)
-        if key not in found:
-            found[key] = find_revision(repo, commit, promise, version)
-        return found[key]
+        with lock:
+            if key not in found:
+                found[key] = find_revision(repo, commit, promise, version)
+            return found[key]
 
     return revision
 

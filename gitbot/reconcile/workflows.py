@@ -2,8 +2,10 @@
 
 For each Promise: its configure workflow, then each of its requests' configure workflows, then
 the delete workflows of requests that left the source. A Promise that left the source runs its
-own delete pipeline, then its requests'. Independent Promises run concurrently; a Promise
-waits for the Promises it requires (`spec.requiredPromises`) to settle whether they are
+own delete pipeline, then its requests'. Independent Promises run concurrently, and so do a
+Promise's requests once its own workflow is done (Kratix's dynamic controller reconciles each
+request on its own); all of them share one bound on workflows running at once (`RunPool`). A
+Promise waits for the Promises it requires (`spec.requiredPromises`) to settle whether they are
 Available, as Kratix's promise controller decides (`internal/controller/promise_controller.go`):
 a Promise is Available when its configure workflow completed and its requirements are
 fulfilled, and only an Available Promise's requests run (`internal/controller/
@@ -18,8 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,8 @@ from gitbot.kratix.revisions import (
 from gitbot.kratix.workflow import WorkflowTarget
 from gitbot.pipeline.runner import WorkflowRun, WorkflowRunner
 from gitbot.platform.cluster import ClusterView
+from gitbot.reconcile.runpool import RunnerFactory as RunnerFactory  # its callers' import
+from gitbot.reconcile.runpool import RunPool
 from gitbot.source.snapshot import SourceSnapshot
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.placement import (
@@ -68,9 +71,6 @@ from gitbot.state.placement import (
 )
 from gitbot.state.records import ObjectKey, ObjectRecord
 from gitbot.statusdb import ObjectStatus, ObjectStatuses
-
-# Makes a runner for one Promise's work (each with its own engine connection) and cleans up.
-RunnerFactory = Callable[[], AbstractContextManager[WorkflowRunner]]
 
 
 @dataclass(frozen=True)
@@ -154,17 +154,34 @@ class Availability:
 def reconcile_all(
     ctx: ReconcileContext, only: Sequence[str] = (), workers: int = 2
 ) -> dict[str, list[ObjectOutcome]]:
-    """Outcomes by Promise name, for every current or previously recorded Promise."""
+    """Outcomes by Promise name, for every current or previously recorded Promise.
+
+    At most `workers` workflows run at once, Promises' and requests' alike, each on a runner of
+    its own from `ctx.runners`; outcomes come in the same order however the runs interleave."""
     ctx = replace(ctx, previous={**_unrecorded(ctx), **ctx.previous})
     names = {p.name for p in ctx.snapshot.promises} | {k.promise for k in ctx.previous}
     if only:
         names &= set(only)
     order = requirement_order(ctx.snapshot.promises, names)
     availability = Availability(ctx, order)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        # Submitted in requirement order: a worker only ever waits for an earlier Promise.
-        futures = {name: pool.submit(reconcile_promise, ctx, name, availability) for name in order}
+    with (
+        _run_pool(ctx, workers) as runs,
+        ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="promise") as pool,
+    ):
+        # Submitted in requirement order: a Promise only ever waits for an earlier one. A
+        # Promise's thread holds no runner while it waits (see RunPool), so waits cannot starve
+        # the runs they wait for.
+        futures = {
+            name: pool.submit(reconcile_promise, ctx, name, availability, runs) for name in order
+        }
         return {name: futures[name].result() for name in sorted(futures)}
+
+
+def _run_pool(ctx: ReconcileContext, workers: int) -> RunPool:
+    def prepare(runner: WorkflowRunner) -> None:
+        runner.cluster = platform_view(ctx)
+
+    return RunPool(ctx.runners, workers, prepare)
 
 
 def requirement_order(promises: Sequence[Promise], names: set[str]) -> list[str]:
@@ -187,9 +204,13 @@ def requirement_order(promises: Sequence[Promise], names: set[str]) -> list[str]
 
 
 def reconcile_promise(
-    ctx: ReconcileContext, name: str, availability: Availability | None = None
+    ctx: ReconcileContext,
+    name: str,
+    availability: Availability | None = None,
+    runs: RunPool | None = None,
 ) -> list[ObjectOutcome]:
-    """Every workflow of one Promise and its requests; errors stay with this Promise."""
+    """Every workflow of one Promise and its requests, its requests' on `runs` side by side
+    (default: a pool of one, so one after another); errors stay with this Promise."""
     availability = availability or Availability(ctx)
     promise = next((p for p in ctx.snapshot.promises if p.name == name), None)
     previous = {k: r for k, r in ctx.previous.items() if k.promise == name}
@@ -198,18 +219,37 @@ def reconcile_promise(
         # source: gitbot.reconcile.compound runs (and deletes) them.
         previous = {k: r for k, r in previous.items() if r.parent is None}
     try:
-        with ctx.runners() as runner:
-            runner.cluster = platform_view(ctx)
-            if promise is None:
-                return _removed_promise(ctx, runner, name, previous)
-            return _current_promise(ctx, runner, promise, previous, availability)
+        if runs is None:
+            with _run_pool(ctx, 1) as own:
+                return _promise_workflows(ctx, own, name, promise, previous, availability)
+        return _promise_workflows(ctx, runs, name, promise, previous, availability)
     finally:
         availability.settle(name, False)  # whatever went wrong, nobody waits forever
 
 
+def _promise_workflows(
+    ctx: ReconcileContext,
+    runs: RunPool,
+    name: str,
+    promise: Promise | None,
+    previous: Mapping[ObjectKey, ObjectRecord],
+    availability: Availability,
+) -> list[ObjectOutcome]:
+    if promise is None:
+        return _removed_promise(ctx, runs, name, previous)
+    return _current_promise(ctx, runs, promise, previous, availability)
+
+
+def _in_order(slots: Sequence[ObjectOutcome | Future[ObjectOutcome]]) -> list[ObjectOutcome]:
+    """The outcomes in the order given, once every run has ended; a run that raised raises
+    here (the first in order), after the others have finished with their runners."""
+    wait([s for s in slots if isinstance(s, Future)])
+    return [s.result() if isinstance(s, Future) else s for s in slots]
+
+
 def _current_promise(
     ctx: ReconcileContext,
-    runner: WorkflowRunner,
+    runs: RunPool,
     promise: Promise,
     previous: Mapping[ObjectKey, ObjectRecord],
     availability: Availability,
@@ -226,13 +266,15 @@ def _current_promise(
         required_promises(promise), lambda name: availability.view(name, promise.name)
     )
     status = with_requirements(_stored_status(ctx, key) or {}, requirements, _now())
-    configured = _configure(ctx, runner, promise, None, previous.get(key), status)
+    configured = runs.run(
+        lambda runner: _configure(ctx, runner, promise, None, previous.get(key), status)
+    )
     available = _completed(configured) and requirements.fulfilled
     _restore_status(ctx, key, lambda s: with_availability(s, available, _now()))
     availability.settle(promise.name, available)
     if not requirements.fulfilled:
         configured = replace(configured, note=requirements.summary())
-    outcomes = [configured]
+    outcomes: list[ObjectOutcome | Future[ObjectOutcome]] = [configured]
     held = "" if available else _held_note(promise, configured, requirements)
     for request_key, request in requests.items():
         if request.paused:
@@ -242,10 +284,8 @@ def _current_promise(
             _restore_status(ctx, request_key, lambda s: request_held(s, _now()))
             outcomes.append(ObjectOutcome(request_key, "skipped", note=held, held=True))
         else:
-            stored = _stored_status(ctx, request_key)
-            released = request_released(stored, _now()) if stored is not None else None
             outcomes.append(
-                _configure_bound(ctx, runner, promise, request, previous.get(request_key), released)
+                runs.submit(_request_configure(ctx, promise, request, previous.get(request_key)))
             )
     for old_key, record in sorted(previous.items(), key=lambda kv: str(kv[0])):
         if old_key.is_promise or old_key in requests:
@@ -254,8 +294,33 @@ def _current_promise(
             outcomes.append(_kept_broken(old_key, record))
             continue
         request = _request_from_record(promise, record)
-        outcomes.append(_delete(ctx, runner, _applied(ctx, promise, old_key), request, old_key))
-    return outcomes
+        applied = _applied(ctx, promise, old_key)
+        outcomes.append(runs.submit(_request_delete(ctx, applied, request, old_key)))
+    return _in_order(outcomes)
+
+
+def _request_configure(
+    ctx: ReconcileContext,
+    promise: Promise,
+    request: ResourceRequest,
+    previous: ObjectRecord | None,
+) -> Callable[[WorkflowRunner], ObjectOutcome]:
+    """A request's configure workflow, to run on a runner of the pool."""
+
+    def work(runner: WorkflowRunner) -> ObjectOutcome:
+        key = ObjectKey.of_request(promise, request)
+        stored = _stored_status(ctx, key)
+        released = request_released(stored, _now()) if stored is not None else None
+        return _configure_bound(ctx, runner, promise, request, previous, released)
+
+    return work
+
+
+def _request_delete(
+    ctx: ReconcileContext, promise: Promise, request: ResourceRequest, key: ObjectKey
+) -> Callable[[WorkflowRunner], ObjectOutcome]:
+    """A removed request's delete workflow, to run on a runner of the pool."""
+    return lambda runner: _delete(ctx, runner, promise, request, key)
 
 
 def _configure_bound(
@@ -354,7 +419,7 @@ def _held_note(promise: Promise, configured: ObjectOutcome, requirements: Requir
 
 def _removed_promise(
     ctx: ReconcileContext,
-    runner: WorkflowRunner,
+    runs: RunPool,
     name: str,
     previous: Mapping[ObjectKey, ObjectRecord],
 ) -> list[ObjectOutcome]:
@@ -368,14 +433,15 @@ def _removed_promise(
         promise = _promise_from_record(record)
     except GitbotError as e:
         return [ObjectOutcome(promise_key, "delete", error=str(e))]
-    outcomes = [_delete(ctx, runner, promise, None, promise_key)]
-    if outcomes[0].failed:
-        return outcomes
+    deleted = runs.run(lambda runner: _delete(ctx, runner, promise, None, promise_key))
+    if deleted.failed:
+        return [deleted]
+    outcomes: list[ObjectOutcome | Future[ObjectOutcome]] = [deleted]
     for key, request_record in sorted(previous.items(), key=lambda kv: str(kv[0])):
         if not key.is_promise:
             request = _request_from_record(promise, request_record)
-            outcomes.append(_delete(ctx, runner, promise, request, key))
-    return outcomes
+            outcomes.append(runs.submit(_request_delete(ctx, promise, request, key)))
+    return _in_order(outcomes)
 
 
 def _configure(
