@@ -514,3 +514,20 @@ def test_verbose_streams_redacted_container_lines_on_stderr(
     assert "hunter2" not in err
     assert main(args) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_validate_counts_resource_bindings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binding = tmp_path / "binding.yaml"
+    binding.write_text(
+        "apiVersion: platform.kratix.io/v1alpha1\nkind: ResourceBinding\n"
+        "metadata:\n  name: one-app-1a2b3\n"
+        "  labels: {kratix.io/promise-name: app, kratix.io/resource-name: one}\n"
+        "spec: {version: v1, promiseRef: {name: app},\n"
+        "  resourceRef: {name: one, namespace: default}}\n"
+    )
+    assert main(["validate", str(binding)]) == 0
+    assert capsys.readouterr().out == (
+        "ok: 0 Promise(s), 0 Destination(s), 0 resource request(s), 1 ResourceBinding(s)\n"
+    )

@@ -12,7 +12,13 @@ from typing import Any
 
 from gitbot.errors import Problem
 from gitbot.kratix.loader import LoadResult
-from gitbot.kratix.objects import KRATIX_API_VERSION, Destination, Promise, ResourceRequest
+from gitbot.kratix.objects import (
+    KRATIX_API_VERSION,
+    Destination,
+    Promise,
+    ResourceBinding,
+    ResourceRequest,
+)
 from gitbot.pipeline.runner import ContainerRun, Failure, PipelineRun, WorkflowRun
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.publish import BranchResult
@@ -74,11 +80,24 @@ def request_object(r: ResourceRequest) -> Json:
     )
 
 
+def binding_object(b: ResourceBinding) -> Json:
+    return _object(
+        KRATIX_API_VERSION,
+        "ResourceBinding",
+        b.name,
+        b.namespace,
+        b.promise or None,
+        b.source.file,
+        b.source.line,
+    )
+
+
 def objects(result: LoadResult) -> list[Json]:
     return [
         *(promise_object(p) for p in result.promises),
         *(destination_object(d) for d in result.destinations),
         *(request_object(r) for r in result.resources),
+        *(binding_object(b) for b in result.bindings),
     ]
 
 

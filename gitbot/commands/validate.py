@@ -68,9 +68,10 @@ def _print_text(result: LoadResult, out: TextIO) -> None:
     if result.problems:
         print(f"{len(result.problems)} problem(s) found", file=out)
         return
+    bindings = f", {len(result.bindings)} ResourceBinding(s)" if result.bindings else ""
     print(
         f"ok: {len(result.promises)} Promise(s), {len(result.destinations)} Destination(s), "
-        f"{len(result.resources)} resource request(s)",
+        f"{len(result.resources)} resource request(s){bindings}",
         file=out,
     )
 
