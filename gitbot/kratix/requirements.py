@@ -5,8 +5,8 @@ Mirrors Kratix's promise controller (`internal/controller/promise_controller.go`
 `evaluateRequirementAgainstRevisions`; the same condition type, reasons and messages as in
 v0.125.0's `controllers/promise_controller.go`, plus the later "Requirement not available"). A
 requirement is fulfilled when the required Promise exists, has the pinned
-`kratix.io/promise-version` (Kratix: a PromiseRevision at that version; gitbot knows only the
-current version, so an older pin is unfulfilled), and is itself Available. Until every
+`kratix.io/promise-version` or once had it (Kratix: a PromiseRevision at that version exists;
+gitbot looks in the source history, gitbot.source.revisions), and is itself Available. Until every
 requirement is fulfilled the Promise is Unavailable and its resource requests do not run.
 Pure: the caller says what it knows of each required Promise.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,9 @@ class RequiredView:
 
     version: str
     available: bool
+    # Whether a PromiseRevision of the required Promise has this version (Kratix keeps one per
+    # version the Promise carried); None: only the current version counts.
+    has_revision: Callable[[str], bool] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def evaluate(
         found = lookup(requirement.name)
         if found is None:
             state, why = NOT_INSTALLED, "RequirementsNotInstalled"
-        elif requirement.version and requirement.version != found.version:
+        elif requirement.version and not _at_version(found, requirement.version):
             state, why = NOT_AT_VERSION, "RequirementsNotInstalled"
         elif not found.available:
             state, why = NOT_AVAILABLE, "RequirementsNotAvailable"
@@ -129,6 +132,13 @@ def evaluate(
             reason, message = why, "Requirements not fulfilled"
         states.append(RequirementState(requirement.name, requirement.version, state))
     return Requirements(tuple(states), reason, message)
+
+
+def _at_version(found: RequiredView, version: str) -> bool:
+    """Kratix's `requiredRevisionExists`: the current version, or a kept revision, has it."""
+    if found.version == version:
+        return True
+    return found.has_revision is not None and found.has_revision(version)
 
 
 def with_requirements(

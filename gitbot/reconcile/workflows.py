@@ -132,7 +132,12 @@ class Availability:
         promise = self._promises.get(name)
         if promise is None:
             return None
-        return RequiredView(promise_version(promise), self._is_available(name, waiting))
+        revision = self._ctx.revision
+        return RequiredView(
+            promise_version(promise),
+            self._is_available(name, waiting),
+            None if revision is None else lambda v: revision(promise, v) is not None,
+        )
 
     def stored(self, name: str) -> bool:
         stored = self._ctx.status.get(self._ctx.snapshot.source, _status_key(_promise_key(name)))

@@ -175,6 +175,25 @@ def test_requests_wait_for_the_required_promise_at_its_version_and_run_once_it_i
         "Requirements fulfilled",
     )
 
+    # The database moves on to v3: Kratix keeps its v2 PromiseRevision, so the requirement
+    # stays fulfilled (promise_controller.go requiredRevisionExists) and the request's change
+    # runs; gitbot finds v2 in the source history.
+    write(
+        source,
+        {
+            "db.yaml": promise_yaml("db", version="v3"),
+            "app-request.yaml": request_yaml("app", size="medium"),
+        },
+    )
+    commit_all(source, "the database at v3, a medium app")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "app default/one: configure succeeded" in out
+    assert show(state, "main", APP_REQUEST) == "size: medium"
+    assert promise_status(state)["requiredPromises"] == [
+        {"name": "db", "version": "v2", "state": "Requirement installed"}
+    ]
+
     # The required Promise's workflow fails: it is not Available, so neither is app; the
     # request's change waits and its files stay as they were.
     write(
@@ -192,7 +211,7 @@ def test_requests_wait_for_the_required_promise_at_its_version_and_run_once_it_i
         "db v2: Requirement not available"
     ) in out
     assert "app default/one: skipped — held" in out
-    assert show(state, "main", APP_REQUEST) == "size: small"
+    assert show(state, "main", APP_REQUEST) == "size: medium"
 
 
 def test_a_required_promise_reconciled_on_its_own_counts_by_its_stored_status(
