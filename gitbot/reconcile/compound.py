@@ -9,9 +9,9 @@ until they are done: a cluster round trip for every level. gitbot marks such Des
 
 1. the source's objects run as usual (`reconcile_all`), the platform API showing the children
    the last reconcile left on the platform with their stored status;
-2. rounds: the requests of known Promises found in each object's output for a platform
-   Destination run their configure workflows when new or changed (children after their
-   parent, so in dependency order), then every suspended parent whose children's status
+2. rounds: the Promises, and requests of known Promises, found in each object's output for a
+   platform Destination run their configure workflows when new or changed (children after
+   their parent, a Promise before requests needing it, so in dependency order), then every suspended parent whose children's status
    changed since it last looked runs again from its suspended pipeline, at once instead of
    after `retryAfter`; until nothing changes, at most MAX_ROUNDS rounds. A chain deeper than
    MAX_DEPTH or a child that is its own ancestor is an error naming the chain;
@@ -34,7 +34,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from gitbot.kratix.hashing import resource_hash
+from gitbot.errors import GitbotError
+from gitbot.kratix.hashing import promise_hash, resource_hash
 from gitbot.kratix.layout import destination_root
 from gitbot.kratix.loader import load_texts
 from gitbot.kratix.objects import Destination, Promise, ResourceRequest
@@ -42,8 +43,10 @@ from gitbot.kratix.requirements import is_available
 from gitbot.reconcile.workflows import (
     ReconcileContext,
     configure_object,
+    configure_promise,
     delete_object,
     platform_view,
+    promise_of_record,
     reconcile_all,
     request_of_record,
     stored_status,
@@ -57,18 +60,23 @@ MAX_ROUNDS = 2 * MAX_DEPTH + 2  # each level needs a round for its children and 
 
 @dataclass(frozen=True)
 class Child:
-    """A request found in an object's output for a platform Destination."""
+    """A request, or a Promise (`request` None), found in an object's output for a platform
+    Destination."""
 
     promise: Promise
-    request: ResourceRequest
+    request: ResourceRequest | None
     ancestors: tuple[ObjectKey, ...]  # the object of the source first, the parent last
 
     @property
     def key(self) -> ObjectKey:
+        if self.request is None:
+            return ObjectKey.of_promise(self.promise)
         return ObjectKey.of_request(self.promise, self.request)
 
     @property
     def spec_hash(self) -> str:
+        if self.request is None:
+            return promise_hash(self.promise)
         return resource_hash(self.promise, self.request)
 
 
@@ -81,11 +89,21 @@ def reconcile_compound(
     left = {k: r for k, r in ctx.previous.items() if r.parent is not None}
     if not platform and not left:
         return reconcile_all(ctx, only, workers)
-    promises = {p.name: p for p in ctx.snapshot.promises if p.api is not None}
+    promises = {p.name: p for p in ctx.snapshot.promises}
+    installed = []  # Promises the platform holds because a parent put them there
+    for key, record in left.items():
+        if key.is_promise and key.promise not in promises:
+            try:
+                installed.append(promise_of_record(record))
+            except GitbotError:
+                continue  # a record that no longer loads: nothing to show or delete with
+    promises.update((p.name, p) for p in installed)
     shown = tuple(
-        request_of_record(promises[k.promise], r) for k, r in left.items() if k.promise in promises
+        request_of_record(promises[k.promise], r)
+        for k, r in left.items()
+        if not k.is_promise and k.promise in promises
     )
-    ctx = replace(ctx, generated=shown)
+    ctx = replace(ctx, generated=shown, generated_promises=tuple(installed))
     tree = _Tree(ctx, reconcile_all(ctx, only, workers), promises, workers)
     tree.grow()
     tree.prune(left)
@@ -106,7 +124,8 @@ class _Tree:
         self.ctx = ctx
         self.roots = {name: [o.key for o in found] for name, found in outcomes.items()}
         self.latest = {o.key: o for found in outcomes.values() for o in found}
-        self.promises = promises
+        self.promises = dict(promises)
+        self.source_promises = {p.name for p in ctx.snapshot.promises}
         self.workers = max(1, workers)
         self.children: dict[ObjectKey, Child] = {}
         self.kids: dict[ObjectKey, list[ObjectKey]] = {}
@@ -120,7 +139,8 @@ class _Tree:
         ]
         self.sourced = {
             ObjectKey.of_request(p, r): r
-            for p in promises.values()
+            for p in ctx.snapshot.promises
+            if p.api is not None
             for r in ctx.snapshot.requests_of(p.name)
         }
 
@@ -133,7 +153,9 @@ class _Tree:
             for key in changed:
                 self._collect(key)
             todo = [c for c in self.children.values() if self.ran.get(c.key) != c.spec_hash]
-            changed = self._run_children(todo)
+            # Promises first: their requests need them Available (dependency order).
+            changed = self._run_children([c for c in todo if c.request is None])
+            changed += self._run_children([c for c in todo if c.request is not None])
             reruns = [
                 k
                 for k, o in self.latest.items()
@@ -157,12 +179,23 @@ class _Tree:
         problems = [str(p) for p in found.problems] if found is not None else []
         if problems:
             problems = [f"its output for the platform has invalid objects: {'; '.join(problems)}"]
+        ancestors = (*outcome.ancestors, parent)
+        for promise in found.promises if found is not None else ():
+            if promise.name in self.source_promises:
+                continue  # the source's Promise is the one installed
+            child = Child(promise, None, ancestors)
+            problem = self._problem(child)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            self.promises[promise.name] = promise
+            self.children[child.key] = child
+            kids.append(child.key)
         for request in found.resources if found is not None else ():
-            promise = self.promises.get(request.promise_name)
-            if promise is None:
-                continue  # of a Promise the same output brings: named as not installed
-
-            child = Child(promise, request, (*outcome.ancestors, parent))
+            owner = self.promises.get(request.promise_name)
+            if owner is None or owner.api is None:
+                continue
+            child = Child(owner, request, ancestors)
             problem = self._problem(child)
             if problem is not None:
                 problems.append(problem)
@@ -173,9 +206,7 @@ class _Tree:
             # The parent's output is what is wrong: it fails, naming the chain.
             self.latest[parent] = replace(outcome, error="; ".join(problems))
         elif found is not None:
-            self.latest[parent] = _with_uninstalled(
-                outcome, found.promises, found.destinations, self.ctx
-            )
+            self.latest[parent] = _with_uninstalled(outcome, found.destinations, self.ctx)
         for gone in set(self.kids.get(parent, ())) - set(kids):
             self.children.pop(gone, None)
         self.kids[parent] = kids
@@ -190,7 +221,7 @@ class _Tree:
             return f"compound Promise cycle: {chain}; a request may not schedule itself"
         if len(child.ancestors) > MAX_DEPTH:
             return f"compound Promises nest at most {MAX_DEPTH} levels below the source: {chain}"
-        if key in self.sourced:
+        if key in self.sourced and child.request is not None:
             return (
                 f"{chain}: the source already has this request "
                 f"({self.sourced[key].source}); the source's runs"
@@ -217,11 +248,18 @@ class _Tree:
 
     def _show(self) -> None:
         """Let the platform API show the children as they now are."""
-        current = {c.key: c.request for c in self.children.values()}
+        current = {c.key: c.request for c in self.children.values() if c.request is not None}
         kept = {
             ObjectKey.of_request(self.promises[r.promise_name], r): r for r in self.ctx.generated
         }
-        self.ctx = replace(self.ctx, generated=tuple({**kept, **current}.values()))
+        promises = {p.name: p for p in self.ctx.generated_promises}
+        promises.update((c.promise.name, c.promise) for c in self.children.values())
+        promises = {n: p for n, p in promises.items() if n not in self.source_promises}
+        self.ctx = replace(
+            self.ctx,
+            generated=tuple({**kept, **current}.values()),
+            generated_promises=tuple(promises.values()),
+        )
 
     def _seen_by(self, parent: ObjectKey) -> str:
         """What the parent sees of its children's status: changes when any of it changes."""
@@ -235,9 +273,11 @@ class _Tree:
             return held
         with self.ctx.runners() as runner:
             runner.cluster = platform_view(self.ctx)
-            outcome = configure_object(
-                self.ctx, runner, child.promise, child.request, self._previous(child.key)
-            )
+            previous = self._previous(child.key)
+            if child.request is None:
+                outcome = configure_promise(self.ctx, runner, child.promise, previous)
+            else:
+                outcome = configure_object(self.ctx, runner, child.promise, child.request, previous)
         return self._as_child(outcome, child)
 
     def _run_children(self, todo: Sequence[Child]) -> list[ObjectKey]:
@@ -249,11 +289,11 @@ class _Tree:
         return [c.key for c in todo]
 
     def _held(self, child: Child) -> ObjectOutcome | None:
-        if child.request.paused:
+        if (child.request or child.promise).paused:
             note = "kratix.io/paused is set"
             return ObjectOutcome(child.key, "paused", note=note, ancestors=child.ancestors)
         promise_status = stored_status(self.ctx, ObjectKey.of_promise(child.promise))
-        if not is_available(promise_status):
+        if child.request is not None and not is_available(promise_status):
             note = f"held: Promise {child.promise.name} is Unavailable; its files are kept"
             return ObjectOutcome(
                 child.key, "skipped", note=note, held=True, ancestors=child.ancestors
@@ -296,23 +336,36 @@ class _Tree:
     # --- pruning and the result -------------------------------------------------------------
 
     def prune(self, left: Mapping[ObjectKey, ObjectRecord]) -> None:
-        """Delete children that left their parent's output (see the module docstring)."""
+        """Delete children that left their parent's output (see the module docstring), and
+        the requests of a Promise that left with it, before it, as Kratix deletes them."""
         gone = [
             (k, r)
             for k, r in sorted(left.items(), key=lambda kv: str(kv[0]))
             if k not in self.children and k not in self.latest and k.promise in self.promises
         ]
-        for key, record in gone:
+        dropped = {k.promise for k, r in gone if k.is_promise and self._lets_go(r)}
+        for key, record in [
+            *(g for g in gone if not g[0].is_promise),
+            *(g for g in gone if g[0].is_promise and g[0].promise in dropped),
+        ]:
             assert record.parent is not None
-            parent = self.latest.get(record.parent)
-            if parent is None or not _lets_go(parent):
+            if not (self._lets_go(record) or key.promise in dropped):
                 continue  # the parent did not finish: its Work, and so its children, stay
             with self.ctx.runners() as runner:
                 runner.cluster = platform_view(self.ctx)
                 outcome = delete_object(self.ctx, runner, self.promises[key.promise], record)
-            ancestors = (*parent.ancestors, record.parent)
-            self.latest[key] = replace(outcome, ancestors=ancestors)
-            self.kids.setdefault(record.parent, []).append(key)
+            parent = self.latest.get(record.parent)
+            if parent is not None:
+                self.latest[key] = replace(outcome, ancestors=(*parent.ancestors, record.parent))
+                self.kids.setdefault(record.parent, []).append(key)
+            else:
+                note = f"its Promise {key.promise} left the platform"
+                self.latest[key] = replace(outcome, note=outcome.note or note)
+                self.roots.setdefault(key.promise, []).append(key)
+
+    def _lets_go(self, record: ObjectRecord) -> bool:
+        parent = self.latest.get(record.parent) if record.parent is not None else None
+        return parent is not None and _lets_go(parent)
 
     def keep(self, left: Mapping[ObjectKey, ObjectRecord]) -> None:
         """Children still on the platform that their parent did not schedule anew (it failed,
@@ -321,7 +374,10 @@ class _Tree:
         stay = [
             (k, r)
             for k, r in sorted(left.items(), key=lambda kv: str(kv[0]))
-            if k not in self.latest and k.promise in self.roots and k.promise in self.promises
+            if k not in self.latest
+            and not k.is_promise
+            and k.promise in self.roots
+            and k.promise in self.promises
         ]
         for key, record in stay:
             assert record.parent is not None
@@ -360,17 +416,12 @@ class _Tree:
 
 
 def _with_uninstalled(
-    outcome: ObjectOutcome,
-    promises: Sequence[Promise],
-    destinations: Sequence[Destination],
-    ctx: ReconcileContext,
+    outcome: ObjectOutcome, destinations: Sequence[Destination], ctx: ReconcileContext
 ) -> ObjectOutcome:
-    """Say which Promises and Destinations the output puts on the platform that this reconcile
-    does not install: only the source's are (see the README's Compound Promises limits)."""
-    known_promises = {p.name for p in ctx.snapshot.promises}
+    """Say which Destinations the output puts on the platform that this reconcile does not
+    install: only the source's are (see the README's Compound Promises limits)."""
     known_destinations = {d.name for d in ctx.snapshot.objects.destinations}
-    names = [f"Promise {p.name}" for p in promises if p.name not in known_promises]
-    names += [f"Destination {d.name}" for d in destinations if d.name not in known_destinations]
+    names = [f"Destination {d.name}" for d in destinations if d.name not in known_destinations]
     if not names:
         return outcome
     note = f"on the platform but not in the source, so not installed: {', '.join(names)}"

@@ -97,6 +97,7 @@ class ReconcileContext:
     # Compound Promises' children the platform holds (gitbot.reconcile.compound): shown by the
     # platform API beside the source's requests.
     generated: tuple[ResourceRequest, ...] = ()
+    generated_promises: tuple[Promise, ...] = ()
 
     # The Promise as it was at a `kratix.io/promise-version` (a PromiseRevision), read from the
     # source history, for requests whose ResourceBinding pins that version; None: not found.
@@ -164,7 +165,11 @@ def reconcile_all(
     At most `workers` workflows run at once, Promises' and requests' alike, each on a runner of
     its own from `ctx.runners`; outcomes come in the same order however the runs interleave."""
     ctx = replace(ctx, previous={**_unrecorded(ctx), **ctx.previous})
-    names = {p.name for p in ctx.snapshot.promises} | {k.promise for k in ctx.previous}
+    # A Promise a compound Promise put on the platform is gitbot.reconcile.compound's to run.
+    generated = {k.promise for k, r in ctx.previous.items() if k.is_promise and r.parent}
+    names = {p.name for p in ctx.snapshot.promises} | {
+        k.promise for k in ctx.previous if k.promise not in generated
+    }
     if only:
         names &= set(only)
     order = requirement_order(ctx.snapshot.promises, names)
@@ -385,12 +390,38 @@ def configure_object(
     return _configure_bound(ctx, runner, promise, request, previous, released)
 
 
+def configure_promise(
+    ctx: ReconcileContext, runner: WorkflowRunner, promise: Promise, previous: ObjectRecord | None
+) -> ObjectOutcome:
+    """A Promise's configure workflow, settling whether it is Available as a Promise's
+    reconcile does (for Promises a compound Promise puts on the platform)."""
+    key = ObjectKey.of_promise(promise)
+    availability = Availability(ctx)
+    requirements = evaluate(
+        required_promises(promise), lambda name: availability.view(name, promise.name)
+    )
+    status = with_requirements(_stored_status(ctx, key) or {}, requirements, _now())
+    configured = _configure(ctx, runner, promise, None, previous, status)
+    available = _completed(configured) and requirements.fulfilled
+    _restore_status(ctx, key, lambda s: with_availability(s, available, _now()))
+    return (
+        configured if requirements.fulfilled else replace(configured, note=requirements.summary())
+    )
+
+
 def delete_object(
     ctx: ReconcileContext, runner: WorkflowRunner, promise: Promise, record: ObjectRecord
 ) -> ObjectOutcome:
-    """The delete workflow of a request that left the platform (a compound Promise's child)."""
+    """The delete workflow of an object that left the platform (a compound Promise's child)."""
+    if record.key.is_promise:
+        return _delete(ctx, runner, promise, None, record.key)
     request = _request_from_record(promise, record)
     return _delete(ctx, runner, _applied(ctx, promise, record.key), request, record.key)
+
+
+def promise_of_record(record: ObjectRecord) -> Promise:
+    """The Promise a record holds; GitbotError when it no longer loads."""
+    return _promise_from_record(record)
 
 
 def stored_status(ctx: ReconcileContext, key: ObjectKey) -> dict[str, object] | None:
@@ -606,7 +637,7 @@ def platform_view(ctx: ReconcileContext) -> ClusterView:
         return _stored_status(ctx, key)
 
     return ClusterView(
-        tuple(ctx.snapshot.promises),
+        (*ctx.snapshot.promises, *ctx.generated_promises),
         (*ctx.snapshot.objects.resources, *ctx.generated),
         tuple(ctx.destinations),
         status_of,

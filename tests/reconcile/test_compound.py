@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from compound_source import app_request, compound_files
 from gitfixtures import commit_all, files_on, show, write
 
@@ -119,8 +120,11 @@ if [ "$MODE" = deep ]; then c=$n-x; fi
 printf 'apiVersion: loop.gitbot.dev/v1\\nkind: Loop\\nmetadata:\\n  name: %s\\nspec: {}\\n' $c \
   > /kratix/output/platform/next.yaml
 if [ "$MODE" = other ]; then
-  printf 'apiVersion: platform.kratix.io/v1alpha1\\nkind: Promise\\nmetadata: {name: extra}\\n' \
+  printf 'apiVersion: platform.kratix.io/v1alpha1\\nkind: Destination\\n' \
     > /kratix/output/platform/next.yaml
+  printf 'metadata: {name: extra}\\n' >> /kratix/output/platform/next.yaml
+  printf 'spec: {path: extra, stateStoreRef: {kind: GitStateStore, name: default}}\\n' \
+    >> /kratix/output/platform/next.yaml
 fi
 if [ "$MODE" = invalid ]; then
   printf 'apiVersion: loop.gitbot.dev/v1\\nkind: Loop\\nmetadata: {}\\n' \
@@ -179,14 +183,14 @@ def test_invalid_documents_for_the_platform_fail_the_parent(
     assert "next.yaml:3: metadata: required key 'name' is missing" in out
 
 
-def test_promises_on_the_platform_but_not_in_the_source_are_named(
+def test_destinations_on_the_platform_but_not_in_the_source_are_named(
     source: Path, reconcile: Reconcile
 ) -> None:
     write(source, loop_files("other"))
-    commit_all(source, "a request that schedules a Promise")
+    commit_all(source, "a request that schedules a Destination")
     code, out = reconcile()
     assert code == 0, out
-    note = "on the platform but not in the source, so not installed: Promise extra"
+    note = "on the platform but not in the source, so not installed: Destination extra"
     assert "loop default/a: configure succeeded (main" in out
     assert note in out
 
@@ -200,3 +204,53 @@ def test_json_output_gives_each_child_its_ancestors(source: Path, reconcile: Rec
     chain = [f"loop default/a{'-x' * i}" for i in range(6)]
     loops = [(r["object"]["name"], r["ancestors"]) for r in runs if r["object"]["kind"] == "Loop"]
     assert loops == [(name.split("/")[1], chain[:i]) for i, name in enumerate(chain)]
+
+
+def bundle_files(with_cache: bool = True) -> dict[str, str]:
+    """Kratix's Promise of Promises: a Promise whose dependencies, scheduled to the platform,
+    hold another Promise and a request of it."""
+    from compound_source import DESTINATIONS, PLATFORM_CONFIG, leaf
+
+    cache = yaml.safe_load(leaf("cache", "cache.gitbot.dev", "Cache", "caches"))
+    shared = {"apiVersion": "cache.gitbot.dev/v1", "kind": "Cache"}
+    shared |= {"metadata": {"name": "shared"}, "spec": {}}
+    bundle = {
+        "apiVersion": "platform.kratix.io/v1alpha1",
+        "kind": "Promise",
+        "metadata": {"name": "bundle"},
+        "spec": {
+            "destinationSelectors": [{"matchLabels": {"environment": "platform"}}],
+            "dependencies": [cache, shared] if with_cache else [],
+        },
+    }
+    return {
+        ".gitbot.yaml": PLATFORM_CONFIG,
+        "destinations.yaml": DESTINATIONS,
+        "bundle.yaml": yaml.safe_dump(bundle),
+    }
+
+
+def test_a_promise_of_promises_installs_them_and_runs_their_requests(
+    source: Path, state: Path, reconcile: Reconcile
+) -> None:
+    write(source, bundle_files())
+    commit_all(source, "a Promise whose dependencies bring another Promise and a request")
+    code, out = reconcile()
+    assert code == 0, out
+    lines = out.splitlines()
+    bundle = lines.index("  Promise bundle: configure succeeded")
+    assert lines[bundle + 1] == "    └ Promise cache: configure succeeded"
+    assert lines[bundle + 2].startswith("    └ cache default/shared: configure succeeded (main ")
+    shared = "worker/resources/default/cache/shared/main/5058f/cache.txt"
+    assert show(state, "main", shared) == "shared"
+    # Unchanged: nothing changes; then the Promise leaves the bundle, its request goes first.
+    assert reconcile()[0] == 0
+    write(source, bundle_files(with_cache=False))
+    commit_all(source, "the bundle no longer brings the cache Promise")
+    code, out = reconcile()
+    assert code == 0, out
+    lines = out.splitlines()
+    bundle = lines.index("  Promise bundle: configure succeeded")
+    assert lines[bundle + 1].startswith("    └ cache default/shared: delete succeeded (main ")
+    assert lines[bundle + 2] == "    └ Promise cache: delete — no delete pipeline"
+    assert not [f for f in files_on(state, "main") if "cache" in f]
