@@ -11,10 +11,11 @@ until they are done: a cluster round trip for every level. gitbot marks such Des
    the last reconcile left on the platform with their stored status;
 2. rounds: the Promises, and requests of known Promises, found in each object's output for a
    platform Destination run their configure workflows when new or changed (children after
-   their parent, a Promise before requests needing it, so in dependency order), then every suspended parent whose children's status
-   changed since it last looked runs again from its suspended pipeline, at once instead of
-   after `retryAfter`; until nothing changes, at most MAX_ROUNDS rounds. A chain deeper than
-   MAX_DEPTH or a child that is its own ancestor is an error naming the chain;
+   their parent, a Promise before requests needing it, so in dependency order), then every
+   suspended parent whose children's status changed since it last looked runs again from its
+   suspended pipeline, at once instead of after `retryAfter`; until nothing changes, at most
+   MAX_ROUNDS rounds. A chain deeper than MAX_DEPTH or a child that is its own ancestor is an
+   error naming the chain;
 3. a child that left its parent's output (the parent's workflow completed without it, or the
    parent was deleted) runs its delete workflow, as the platform would once Flux pruned it;
    one still on the platform that its parent did not schedule anew (the parent failed, or was
