@@ -130,6 +130,18 @@ def join_path(*parts: str) -> str:
     return _join(*parts)
 
 
+_MAX_NAME = 63 - 1 - 5  # lib/objectutil/name.go: maxNameLength, room for "-" and five chars
+
+
+def process_name(name: str) -> str:
+    """A name as Kratix's `processName` (lib/objectutil/name.go) shortens it before adding a
+    five-character suffix: 56 characters when longer than 57, ending in a letter or digit."""
+    short = name[: _MAX_NAME - 1] if len(name) > _MAX_NAME else name
+    while short and not (short[-1].isascii() and short[-1].isalnum()):
+        short = short[:-1]
+    return short
+
+
 def check_relative(path: str, what: str) -> str:
     """Refuse empty, absolute or `..` paths with a UserError naming the file."""
     cleaned = _clean(path)

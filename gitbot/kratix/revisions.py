@@ -13,13 +13,16 @@ gitbot keeps no revisions: the source repository's history is where they are rea
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 
+from gitbot.kratix.layout import process_name
 from gitbot.kratix.objects import LATEST_VERSION, Promise, ResourceBinding, ResourceRequest
 from gitbot.kratix.requirements import promise_version
 
 UNVERSIONED = "not-set"  # the revision version of a Promise without the label
+LABEL_VALUE_MAX = 63  # validation.LabelValueMaxLength
 
 
 def revision_version(promise: Promise) -> str:
@@ -36,10 +39,19 @@ def binding_of(
         if (binding.namespace, binding.promise, binding.resource) == (
             request.namespace,
             request.promise_name,
-            request.name,
+            resource_label(request.name),
         ):
             return binding
     return None
+
+
+def resource_label(name: str) -> str:
+    """The `kratix.io/resource-name` value Kratix gives a request's binding: the name, or for
+    one longer than a label allows, its shortened form and the first five characters of its
+    md5 (`resourceNameLabelValue`, lib/objectutil `GenerateDeterministicObjectName`)."""
+    if len(name) <= LABEL_VALUE_MAX:
+        return name
+    return f"{process_name(name)}-{hashlib.md5(name.encode()).hexdigest()[:5]}"
 
 
 def bound_version(request: ResourceRequest, bindings: Sequence[ResourceBinding]) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gitbot.kratix.layout import WorkRef, destination_root, join_path
+from gitbot.kratix.layout import WorkRef, destination_root, join_path, process_name
 from gitbot.kratix.objects import Destination, Promise
 from gitbot.kratix.scheduling import WorkloadGroup
 from gitbot.state.records import ObjectKey, ObjectRecord
@@ -35,17 +35,12 @@ if TYPE_CHECKING:  # placement imports this module, and outcomes imports placeme
 
 ReadFiles = Callable[[Collection[str]], Mapping[str, bytes]]  # base-branch contents by path
 
-_MAX_NAME = 63 - 1 - 5  # lib/objectutil/name.go: maxNameLength, room for "-" and five chars
 _SUFFIX = re.compile(r"-[0-9a-f]{5}(?=\.)")  # a Work name's random suffix, before ".<dest>"
 
 
 def kratix_work_name(work_name: str) -> str:
-    """A Work name as Kratix's `processName` shortens it before adding its suffix: at most 56
-    characters when longer than 57, ending in a letter or digit."""
-    name = work_name[: _MAX_NAME - 1] if len(work_name) > _MAX_NAME else work_name
-    while name and not (name[-1].isascii() and name[-1].isalnum()):
-        name = name[:-1]
-    return name
+    """A Work name as Kratix shortens it before adding its random suffix."""
+    return process_name(work_name)
 
 
 def _tracking_name(work: WorkRef, dest: Destination, short_id: str) -> str:
