@@ -113,7 +113,9 @@ def script(point: MeetingPoint, meet: bool) -> str:
     )
 
 
-def promise_yaml(name: str, promise_script: str, request_script: str) -> str:
+def promise_yaml(
+    name: str, promise_script: str, request_script: str, requires: str | None = None
+) -> str:
     def pipeline(kind: str, text: str) -> str:
         return (
             f"    {kind}:\n      configure:\n"
@@ -128,7 +130,9 @@ def promise_yaml(name: str, promise_script: str, request_script: str) -> str:
 
     return (
         "apiVersion: platform.kratix.io/v1alpha1\nkind: Promise\n"
-        f"metadata: {{name: {name}}}\nspec:\n  api:\n"
+        f"metadata: {{name: {name}}}\nspec:\n"
+        + (f"  requiredPromises: [{{name: {requires}}}]\n" if requires else "")
+        + "  api:\n"
         "    apiVersion: apiextensions.k8s.io/v1\n    kind: CustomResourceDefinition\n"
         f"    metadata: {{name: things.{name}.example.com}}\n"
         f"    spec:\n      group: {name}.example.com\n"
@@ -212,3 +216,33 @@ def test_workflows_running_at_once_never_exceed_the_workers(
         "said: together",
         "said: alone",
     }
+
+
+def test_one_worker_runs_everything_in_turn_and_a_promise_waiting_for_another_never_starves(
+    reconcile: Reconcile, source: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITBOT_WORKERS", "1")
+    # app waits for db to settle, and each Promise's thread waits for its requests: with a
+    # single runner, none of those waits may hold it.
+    render = 'echo "name: $KRATIX_OBJECT_NAME" > /kratix/output/r.yaml'
+    files = {
+        "db.yaml": promise_yaml("db", "echo db", render),
+        "app.yaml": promise_yaml("app", "echo app", render, requires="db"),
+    }
+    for promise in ("db", "app"):
+        files |= {f"{promise}-{n}.yaml": request_yaml(promise, f"{promise}-{n}") for n in (1, 2)}
+    write(source, files)
+    commit_all(source, "app requires db; two requests each")
+
+    code, out = reconcile("--output", "json")
+
+    assert code == 0, out
+    runs = json.loads(out)["runs"]
+    assert [(r["object"]["name"], r["run"]["outcome"]) for r in runs] == [
+        ("app", "succeeded"),
+        ("app-1", "succeeded"),
+        ("app-2", "succeeded"),
+        ("db", "succeeded"),
+        ("db-1", "succeeded"),
+        ("db-2", "succeeded"),
+    ]
