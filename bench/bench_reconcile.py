@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_runner import BUSYBOX, cli_once, engine_cli  # noqa: E402
 
 SCRIPT = 'echo "name: $KRATIX_OBJECT_NAME" > /kratix/output/object.yaml'
+TIMEOUT_SECONDS = 3600  # one reconcile, at most
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",
@@ -87,33 +88,32 @@ def cli_sum(cli: list[str], count: int) -> float:
 
 
 def reconcile(source: Path, state: Path, data: Path, workers: int) -> tuple[float, int]:
+    """One `gitbot reconcile` in its own process: seconds, and that process's peak RSS (KiB)."""
     env = {
         **os.environ,
         "GITBOT_DATA_DIR": str(data),
         "GITBOT_WORKERS": str(workers),
         "GITBOT_CONTAINER_NETWORK": "none",
     }
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/gitbot"),
-            "reconcile",
-            "--source",
-            str(source),
-            "--state",
-            str(state),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"reconcile failed:\n{done.stdout}\n{done.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before)
+    command = [str(ROOT / ".venv/bin/gitbot"), "reconcile", "--source", str(source)]
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*command, "--state", str(state)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        killer = threading.Timer(TIMEOUT_SECONDS, process.kill)
+        killer.start()
+        try:
+            # wait4: this child's own rusage, not the maximum over every child so far.
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            out.seek(0)
+            raise SystemExit(f"reconcile failed:\n{out.read()}")
+    return seconds, usage.ru_maxrss
 
 
 def main() -> None:

@@ -35,8 +35,14 @@ SCRIPT = "echo hi > /kratix/output/hi.yaml"
 
 
 def engine_cli() -> list[str]:
-    conf = ROOT / ".engine" / "containers.conf"
-    if conf.exists() and shutil.which("podman"):
+    """podman with the project service's containers.conf (this checkout's, or the one beside
+    DOCKER_HOST's socket, as scripts/engine-up writes it); else the docker CLI."""
+    confs = [ROOT / ".engine" / "containers.conf"]
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        confs.append(Path(host.removeprefix("unix://")).parent / "containers.conf")
+    conf = next((c for c in confs if c.exists()), None)
+    if conf is not None and shutil.which("podman"):
         os.environ["CONTAINERS_CONF"] = str(conf)
         return ["podman"]
     return ["docker"]
