@@ -716,7 +716,7 @@ def _add_destination(doc: YamlDocument, result: LoadResult, seen: dict[str, Sour
         message = f"duplicate Destination '{destination.name}' (also at {seen[destination.name]})"
         result.problems.append(Checker(doc).problem(("metadata", "name"), message))
     else:
-        clash = _path_clash(destination, result.destinations)
+        clash = path_clash(destination, result.destinations)
         if clash is not None:
             result.problems.append(Checker(doc).problem(("spec", "path"), clash))
             return
@@ -800,7 +800,7 @@ def _binding(ck: Checker) -> ResourceBinding | None:
     )
 
 
-def _path_clash(new: Destination, others: Sequence[Destination]) -> str | None:
+def path_clash(new: Destination, others: Sequence[Destination]) -> str | None:
     """Why `new` may not share its path with an earlier Destination, if it may not.
 
     Kratix's webhook refuses a path already used by another Destination of the same state store

@@ -20,7 +20,10 @@ until they are done: a cluster round trip for every level. gitbot marks such Des
    parent was deleted) runs its delete workflow, as the platform would once Flux pruned it;
    one still on the platform that its parent did not schedule anew (the parent failed, or was
    not reconciled: `--only`, a job for the child's Promise) runs with its Promise, as Kratix
-   reruns every request of a Promise it reconciles.
+   reruns every request of a Promise it reconciles;
+4. Destinations in the tree's platform output that the source lacks are installed: no pipeline
+   reruns, every outcome's run is placed again with them (`placed_again`), as Kratix's
+   scheduler places unscheduled work when a Destination appears (lib/scheduler).
 
 The children's documents stay on the platform Destination's path, as Kratix writes them; their
 own output and records go with their root object's outcomes (so into the same branch and pull
@@ -38,7 +41,7 @@ from dataclasses import dataclass, replace
 from gitbot.errors import GitbotError
 from gitbot.kratix.hashing import promise_hash, resource_hash
 from gitbot.kratix.layout import destination_root
-from gitbot.kratix.loader import load_texts
+from gitbot.kratix.loader import load_texts, path_clash
 from gitbot.kratix.objects import Destination, Promise, ResourceRequest
 from gitbot.kratix.requirements import is_available
 from gitbot.reconcile.workflows import (
@@ -46,6 +49,7 @@ from gitbot.reconcile.workflows import (
     configure_object,
     configure_promise,
     delete_object,
+    placed_again,
     platform_view,
     promise_of_record,
     reconcile_all,
@@ -81,15 +85,23 @@ class Child:
         return resource_hash(self.promise, self.request)
 
 
+@dataclass(frozen=True)
+class CompoundResult:
+    """Outcomes by the root's Promise, each root followed by its descendants (depth first),
+    and the Destinations the tree put on the platform that the source lacks (installed)."""
+
+    outcomes: dict[str, list[ObjectOutcome]]
+    installed: tuple[Destination, ...] = ()
+
+
 def reconcile_compound(
     ctx: ReconcileContext, only: Sequence[str] = (), workers: int = 2
-) -> dict[str, list[ObjectOutcome]]:
-    """`reconcile_all`, then the children trees; outcomes by the root's Promise, each root
-    followed by its descendants (depth first)."""
+) -> CompoundResult:
+    """`reconcile_all`, then the children trees, then the Destinations they installed."""
     platform = ctx.snapshot.config.platform_destinations
     left = {k: r for k, r in ctx.previous.items() if r.parent is not None}
     if not platform and not left:
-        return reconcile_all(ctx, only, workers)
+        return CompoundResult(reconcile_all(ctx, only, workers))
     promises = {p.name: p for p in ctx.snapshot.promises}
     installed = []  # Promises the platform holds because a parent put them there
     for key, record in left.items():
@@ -109,7 +121,8 @@ def reconcile_compound(
     tree.grow()
     tree.prune(left)
     tree.keep(left)
-    return tree.result()
+    on_platform = tree.install(ctx.previous)
+    return CompoundResult(tree.result(), tuple(on_platform))
 
 
 class _Tree:
@@ -132,6 +145,7 @@ class _Tree:
         self.kids: dict[ObjectKey, list[ObjectKey]] = {}
         self.ran: dict[ObjectKey, str] = {}  # child -> spec hash it ran with
         self.looked: dict[ObjectKey, str] = {}  # parent -> its children's status it last saw
+        self.installed: dict[ObjectKey, list[Destination]] = {}  # parent -> its Destinations
         platform = ctx.snapshot.config.platform_destinations
         self.roots_on_platform = [
             (d, destination_root(ctx.state_path, d))
@@ -203,17 +217,69 @@ class _Tree:
                 continue
             self.children[child.key] = child
             kids.append(child.key)
+        installs = self._installs(parent, found.destinations if found is not None else ())
+        problems += [p for p in installs if isinstance(p, str)]
         if problems:
             # The parent's output is what is wrong: it fails, naming the chain.
             self.latest[parent] = replace(outcome, error="; ".join(problems))
-        elif found is not None:
-            self.latest[parent] = _with_uninstalled(outcome, found.destinations, self.ctx)
+            self.installed.pop(parent, None)
+        else:
+            self.installed[parent] = [d for d in installs if isinstance(d, Destination)]
         for gone in set(self.kids.get(parent, ())) - set(kids):
             self.children.pop(gone, None)
         self.kids[parent] = kids
         # Its children have not run since the parent ran: this is the status it saw.
         self.looked[parent] = self._seen_by(parent)
         self._show()
+
+    def _installs(self, parent: ObjectKey, found: Sequence[Destination]) -> list[Destination | str]:
+        """The Destinations the parent puts on the platform that the source lacks (the
+        source's own are installed already), each checked against the source's and the other
+        parents' as Kratix's webhook checks a new Destination; a problem names the file."""
+        source = self.ctx.snapshot.objects.destinations
+        names = {d.name for d in source}
+        others = {d.name: d for k, ds in self.installed.items() if k != parent for d in ds}
+        result: list[Destination | str] = []
+        for dest in found:
+            if dest.name in names:
+                continue
+            other = others.get(dest.name)
+            clash = path_clash(dest, [*source, *others.values()])
+            if other is not None:
+                result.append(
+                    f"{dest.source}: Destination {dest.name} is put on the platform by "
+                    f"another object too ({other.source})"
+                )
+            elif clash is not None:
+                result.append(f"{dest.source}: spec.path: {clash}")
+            else:
+                result.append(dest)
+        return result
+
+    def destinations(self) -> list[Destination]:
+        """The Destinations the tree's objects put on the platform, parents still in it."""
+        alive = set(self.latest)
+        return [
+            d
+            for parent, found in sorted(self.installed.items(), key=lambda kv: str(kv[0]))
+            if parent in alive and not self.latest[parent].failed
+            for d in found
+        ]
+
+    def install(self, previous: Mapping[ObjectKey, ObjectRecord]) -> list[Destination]:
+        """Install the Destinations the tree put on the platform: every outcome's run is placed
+        again with them (no pipeline reruns), so their files join the same pull request."""
+        installed = self.destinations()
+        if not installed:
+            return []
+        names = {d.name for d in installed}
+        ctx = replace(
+            self.ctx,
+            installed_destinations=tuple(installed),
+            released_destinations=self.ctx.released_destinations - names,
+        )
+        self.latest = {k: placed_again(ctx, o, previous.get(k)) for k, o in self.latest.items()}
+        return installed
 
     def _problem(self, child: Child) -> str | None:
         key = child.key
@@ -414,19 +480,6 @@ class _Tree:
             outcome = self.latest.get(kid)
             if outcome is not None and outcome.parent == key:
                 self._walk(kid, into, seen)
-
-
-def _with_uninstalled(
-    outcome: ObjectOutcome, destinations: Sequence[Destination], ctx: ReconcileContext
-) -> ObjectOutcome:
-    """Say which Destinations the output puts on the platform that this reconcile does not
-    install: only the source's are (see the README's Compound Promises limits)."""
-    known_destinations = {d.name for d in ctx.snapshot.objects.destinations}
-    names = [f"Destination {d.name}" for d in destinations if d.name not in known_destinations]
-    if not names:
-        return outcome
-    note = f"on the platform but not in the source, so not installed: {', '.join(names)}"
-    return replace(outcome, note=f"{outcome.note}; {note}" if outcome.note else note)
 
 
 def _lets_go(parent: ObjectOutcome) -> bool:

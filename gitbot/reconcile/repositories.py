@@ -215,7 +215,10 @@ def reconcile(
         released_destinations=frozenset(name for name in recorded if name not in current),
         base_paths=base_files,
     )
-    report.outcomes = reconcile_compound(ctx, request.only, workers=workers)
+    compound = reconcile_compound(ctx, request.only, workers=workers)
+    report.outcomes = compound.outcomes
+    # Destinations a compound Promise put on the platform are written to like the source's.
+    destinations = [*snapshot.destinations, *compound.installed]
     report.plans = plan_branches(report.outcomes, config, commit)
 
     # Branches leave aggregatedYAML files to a branch of their own (plan_aggregated); a
@@ -224,9 +227,7 @@ def reconcile(
     aggregated = [
         (plan, changes)
         for plan, changes in (
-            plan_aggregated(base_records, base_files, snapshot.destinations, config.path)
-            if separate
-            else []
+            plan_aggregated(base_records, base_files, destinations, config.path) if separate else []
         )
         if _needed(base, plan, changes)
     ]
@@ -243,7 +244,7 @@ def reconcile(
         outcomes,
         base_records,
         {p.name: p for p in snapshot.promises},
-        snapshot.destinations,
+        destinations,
         config.path,
         base_files,
         read,
@@ -259,7 +260,7 @@ def reconcile(
                 plan.outcomes,
                 {**shown, **base_records},
                 base_files,
-                snapshot.destinations,
+                destinations,
                 config.path,
                 aggregated=not separate,
                 recorded=recorded,

@@ -98,6 +98,8 @@ class ReconcileContext:
     # platform API beside the source's requests.
     generated: tuple[ResourceRequest, ...] = ()
     generated_promises: tuple[Promise, ...] = ()
+    # Destinations a compound Promise's child put on the platform: placed on like the source's.
+    installed_destinations: tuple[Destination, ...] = ()
 
     # The Promise as it was at a `kratix.io/promise-version` (a PromiseRevision), read from the
     # source history, for requests whose ResourceBinding pins that version; None: not found.
@@ -105,7 +107,7 @@ class ReconcileContext:
 
     @property
     def destinations(self) -> list[Destination]:
-        return self.snapshot.destinations
+        return [*self.snapshot.destinations, *self.installed_destinations]
 
 
 class Availability:
@@ -548,12 +550,43 @@ def _partial(outcome: ObjectOutcome, previous: ObjectRecord | None) -> ObjectOut
     return replace(outcome, record=record, partial=True)
 
 
+def placed_again(
+    ctx: ReconcileContext, outcome: ObjectOutcome, previous: ObjectRecord | None
+) -> ObjectOutcome:
+    """The outcome's run placed again on `ctx.destinations`, now that Destinations were
+    installed after it ran; no pipeline reruns. As Kratix's scheduler does when a Destination
+    appears (lib/scheduler): a resource group keeps the Destination it has (on the base branch,
+    else from this run), an unplaced group is placed afresh, Promise work goes to every
+    matching Destination. An outcome without placed files is returned as it is."""
+    run, first = outcome.run, outcome.record
+    if outcome.failed or outcome.action != "configure" or run is None or first is None:
+        return outcome
+    placements = {**first.placements, **(previous.placements if previous else {})}
+    sticky: StickyLookup = lambda work, group: placements.get(  # noqa: E731
+        f"{work.work_name}/{group.id}"
+    )
+    redone = _files_of(ctx, outcome.key, run, None, first.spec_hash, sticky)
+    if outcome.partial:
+        redone = _partial(redone, previous)
+    record = redone.record
+    if record is not None:
+        record = replace(record, parent=first.parent)
+    return replace(
+        outcome,
+        record=record,
+        files=redone.files,
+        unscheduled=redone.unscheduled,
+        misplaced=redone.misplaced,
+    )
+
+
 def _files_of(
     ctx: ReconcileContext,
     key: ObjectKey,
     run: WorkflowRun,
     previous: ObjectRecord | None,
     spec_hash: str,
+    placed: StickyLookup | None = None,
 ) -> ObjectOutcome:
     sticky: StickyLookup = lambda work, group: found_on(  # noqa: E731
         work, group, ctx.destinations, ctx.base_paths, ctx.state_path
@@ -561,6 +594,8 @@ def _files_of(
     if previous is not None:
         placements = previous.placements
         sticky = lambda work, group: placements.get(f"{work.work_name}/{group.id}")  # noqa: E731
+    if placed is not None:
+        sticky = placed
     schedules = [schedule_run(run, ctx.destinations, sticky, ctx.released_destinations)]
     if run.target.request is None:
         schedules.append(schedule_static_dependencies(run.target.promise, ctx.destinations))

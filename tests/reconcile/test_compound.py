@@ -183,16 +183,84 @@ def test_invalid_documents_for_the_platform_fail_the_parent(
     assert "next.yaml:3: metadata: required key 'name' is missing" in out
 
 
-def test_destinations_on_the_platform_but_not_in_the_source_are_named(
-    source: Path, reconcile: Reconcile
+SITE = """\
+set -e; mkdir -p /kratix/output/platform /kratix/output/extra
+if [ "$MODE" != gone ]; then
+  printf 'apiVersion: platform.kratix.io/v1alpha1\\nkind: Destination\\nmetadata:\\n' \
+    > /kratix/output/platform/extra.yaml
+  printf '  name: extra\\n  labels: {environment: extra}\\nspec:\\n  path: %s\\n' "$DIR" \
+    >> /kratix/output/platform/extra.yaml
+  printf '  cleanup: all\\n  stateStoreRef: {kind: GitStateStore, name: default}\\n' \
+    >> /kratix/output/platform/extra.yaml
+fi
+echo "hello $KRATIX_OBJECT_NAME" > /kratix/output/extra/hello.txt
+echo "site $KRATIX_OBJECT_NAME" > /kratix/output/site.txt
+printf -- '- directory: platform\\n  matchLabels: {environment: platform}\\n' \
+  > /kratix/metadata/destination-selectors.yaml
+printf -- '- directory: extra\\n  matchLabels: {environment: extra}\\n' \
+  >> /kratix/metadata/destination-selectors.yaml
+"""
+
+
+def site_files(mode: str, path: str = "extra") -> dict[str, str]:
+    """A Promise whose request puts Destination `extra` (`cleanup: all`) on the platform and
+    asks for a file on it; `gone`: it no longer puts the Destination there."""
+    from compound_source import BUSYBOX, DESTINATIONS, PLATFORM_CONFIG, crd, pipeline, promise
+
+    script = f"MODE={mode}; DIR={path}; " + SITE
+    return {
+        ".gitbot.yaml": PLATFORM_CONFIG,
+        "destinations.yaml": DESTINATIONS,
+        "site.yaml": promise(
+            "site", crd("site.gitbot.dev", "Site", "sites"), pipeline("main", BUSYBOX, script)
+        ),
+        "requests.yaml": "apiVersion: site.gitbot.dev/v1\nkind: Site\nmetadata:\n  name: a\n"
+        "spec: {}\n",
+    }
+
+
+def test_a_destination_put_on_the_platform_is_installed_in_the_same_reconcile(
+    source: Path, state: Path, reconcile: Reconcile
 ) -> None:
-    write(source, loop_files("other"))
-    commit_all(source, "a request that schedules a Destination")
+    write(source, site_files("install"))
+    commit_all(source, "a request that installs a Destination and asks for a file on it")
     code, out = reconcile()
     assert code == 0, out
-    note = "on the platform but not in the source, so not installed: Destination extra"
-    assert "loop default/a: configure succeeded (main" in out
-    assert note in out
+    assert "not installed" not in out
+    files = files_on(state, "main")
+    hello = [f for f in files if f.startswith("extra/resources/default/site/a/main/")]
+    assert [Path(f).name for f in hello] == ["hello.txt"]
+    assert show(state, "main", hello[0]) == "hello a"
+    # The same pull request: the Destination's canary files and its cleanup record too.
+    assert [f for f in files if f.startswith("extra/dependencies/")]
+    assert ".gitbot/destinations/extra.yaml" in files
+    assert [f for f in files if f.startswith("worker/resources/default/site/a/")]
+    # Unchanged, nothing moves; then the request stops putting it there: `cleanup: all`.
+    assert reconcile()[0] == 0
+    assert files_on(state, "main") == files
+    write(source, site_files("gone"))
+    commit_all(source, "the request no longer installs the Destination")
+    code, out = reconcile()
+    assert code == 0, out
+    files = files_on(state, "main")
+    assert not [f for f in files if f.startswith("extra/")]
+    assert ".gitbot/destinations/extra.yaml" not in files
+    assert [f for f in files if f.startswith("worker/resources/default/site/a/")]
+
+
+def test_a_destination_put_on_the_platform_is_validated_like_the_sources(
+    source: Path, state: Path, reconcile: Reconcile
+) -> None:
+    write(source, site_files("install", path="worker"))
+    commit_all(source, "a request that installs a Destination on the worker's path")
+    code, out = reconcile()
+    assert code == 1
+    assert "  site default/a: platform/resources/default/site/a/main/" in out
+    assert (
+        "/platform/extra.yaml:1: spec.path: destination path 'worker' already exists for "
+        "state store 'default' (Destination 'worker', destinations.yaml:11)"
+    ) in out
+    assert not [f for f in files_on(state, "main") if "extra" in f]
 
 
 def test_json_output_gives_each_child_its_ancestors(source: Path, reconcile: Reconcile) -> None:
