@@ -17,7 +17,8 @@ until they are done: a cluster round trip for every level. gitbot marks such Des
    MAX_ROUNDS rounds. A chain deeper than MAX_DEPTH or a child that is its own ancestor is an
    error naming the chain;
 3. a child that left its parent's output (the parent's workflow completed without it, or the
-   parent was deleted) runs its delete workflow, as the platform would once Flux pruned it;
+   parent was deleted) runs its delete workflow, as the platform would once Flux pruned it
+   (a child suspended before any pipeline finished keeps a file-less record for this);
    one still on the platform that its parent did not schedule anew (the parent failed, or was
    not reconciled: `--only`, a job for the child's Promise) runs with its Promise, as Kratix
    reruns every request of a Promise it reconciles;
@@ -373,8 +374,26 @@ class _Tree:
     def _as_child(self, outcome: ObjectOutcome, child: Child) -> ObjectOutcome:
         record = outcome.record
         if record is not None:
-            record = replace(record, parent=child.ancestors[-1])
-        return replace(outcome, record=record, ancestors=child.ancestors)
+            return replace(
+                outcome,
+                record=replace(record, parent=child.ancestors[-1]),
+                ancestors=child.ancestors,
+            )
+        if outcome.suspended and not outcome.failed and child.key not in self.ctx.previous:
+            # Suspended before any pipeline finished: no files, so no record, yet Kratix added
+            # its delete finalizer before the run. A file-less record (written as a partial
+            # outcome's, which removes nothing) lets it run its delete workflow when dropped.
+            target = child.request or child.promise
+            record = ObjectRecord(
+                child.key,
+                self.ctx.snapshot.source,
+                target.source.file,
+                "",
+                target.raw,
+                parent=child.ancestors[-1],
+            )
+            return replace(outcome, record=record, partial=True, ancestors=child.ancestors)
+        return replace(outcome, ancestors=child.ancestors)
 
     def _rerun(self, parents: Sequence[ObjectKey]) -> list[ObjectKey]:
         """Suspended parents, from their suspended pipeline, now that their children moved."""

@@ -58,6 +58,38 @@ def test_a_child_that_leaves_its_parents_output_runs_its_delete_workflow(
     assert show(state, "main", ready) == "database Ready, cache Ready"
 
 
+def test_a_child_that_never_completed_runs_its_delete_workflow_when_dropped(
+    source: Path, state: Path, reconcile: Reconcile, kube_image: str
+) -> None:
+    from compound_source import BUSYBOX, crd, pipeline, promise
+
+    # The cache's configure workflow suspends at once: it never completes, so has no files.
+    stuck = "printf 'retryAfter: 10m\\n' > /kratix/metadata/workflow-control.yaml"
+    files = compound_files(kube_image)
+    files["cache.yaml"] = promise(
+        "cache",
+        crd("cache.gitbot.dev", "Cache", "caches"),
+        pipeline("main", BUSYBOX, stuck),
+        pipeline("main", BUSYBOX, 'echo "deleted $KRATIX_OBJECT_NAME"'),
+    )
+    write(source, files)
+    commit_all(source, "a compound app whose cache never becomes ready")
+    code, out = reconcile()
+    assert code == 0, out
+    assert "    └ cache default/web-cache: configure suspended" in out, out
+    write(source, {"requests.yaml": app_request("web", cache=False)})
+    commit_all(source, "no cache")
+    code, out = reconcile()
+    assert code == 0, out
+    deleted = "    └ cache default/web-cache: delete succeeded"
+    assert any(line.startswith(deleted) for line in out.splitlines()), out
+    assert not [f for f in files_on(state, "main") if "web-cache" in f]
+    # Deleted for good: a third reconcile has nothing left of it to delete.
+    code, out = reconcile()
+    assert code == 0, out
+    assert "web-cache" not in out
+
+
 def test_a_deleted_parent_takes_its_children_with_it(
     source: Path, state: Path, reconcile: Reconcile, kube_image: str
 ) -> None:
