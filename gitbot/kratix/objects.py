@@ -177,6 +177,9 @@ class Destination:
     state_store_ref: tuple[str, str] = ("GitStateStore", "default")
     # `spec.path` as written: Kratix's webhook compares these, unnormalised, for clashes.
     written_path: str = field(default="", compare=False, repr=False)
+    # Put on the platform by this object's output (a compound Promise's, as its key's text),
+    # not by the source: it stays while that object's Work does.
+    installed_by: str = field(default="", compare=False)
 
 
 IMPLICIT_DESTINATION = Destination(name="default", source=Source("<implicit>", 0), path="default")

@@ -96,12 +96,16 @@ class CompoundResult:
 
 
 def reconcile_compound(
-    ctx: ReconcileContext, only: Sequence[str] = (), workers: int = 2
+    ctx: ReconcileContext,
+    only: Sequence[str] = (),
+    workers: int = 2,
+    recorded: Sequence[Destination] = (),
 ) -> CompoundResult:
-    """`reconcile_all`, then the children trees, then the Destinations they installed."""
+    """`reconcile_all`, then the children trees, then the Destinations they installed;
+    `recorded`: the installed Destinations the base branch records (see `_Tree.install`)."""
     platform = ctx.snapshot.config.platform_destinations
     left = {k: r for k, r in ctx.previous.items() if r.parent is not None}
-    if not platform and not left:
+    if not platform and not left and not recorded:
         return CompoundResult(reconcile_all(ctx, only, workers))
     promises = {p.name: p for p in ctx.snapshot.promises}
     installed = []  # Promises the platform holds because a parent put them there
@@ -122,7 +126,7 @@ def reconcile_compound(
     tree.grow()
     tree.prune(left)
     tree.keep(left)
-    on_platform = tree.install(ctx.previous)
+    on_platform = tree.install(ctx.previous, recorded)
     return CompoundResult(tree.result(), tuple(on_platform))
 
 
@@ -254,7 +258,7 @@ class _Tree:
             elif clash is not None:
                 result.append(f"{dest.source}: spec.path: {clash}")
             else:
-                result.append(dest)
+                result.append(replace(dest, installed_by=str(parent)))
         return result
 
     def destinations(self) -> list[Destination]:
@@ -267,10 +271,25 @@ class _Tree:
             for d in found
         ]
 
-    def install(self, previous: Mapping[ObjectKey, ObjectRecord]) -> list[Destination]:
+    def install(
+        self, previous: Mapping[ObjectKey, ObjectRecord], recorded: Sequence[Destination] = ()
+    ) -> list[Destination]:
         """Install the Destinations the tree put on the platform: every outcome's run is placed
-        again with them (no pipeline reruns), so their files join the same pull request."""
+        again with them (no pipeline reruns), so their files join the same pull request.
+
+        `recorded` are the installed Destinations recorded on the base branch (`cleanup: all`
+        ones): one whose parent did not run through this time (it failed, is suspended, or
+        was not reconciled: `--only`, a job for another Promise) stays, as Kratix keeps the
+        parent's Work; only a parent that completed without it, or was deleted, lets it go."""
         installed = self.destinations()
+        names = {d.name for d in installed} | {
+            d.name for d in self.ctx.snapshot.objects.destinations
+        }
+        by_text = {str(k): o for k, o in self.latest.items()}
+        for dest in recorded:
+            parent = by_text.get(dest.installed_by)
+            if dest.name not in names and (parent is None or not _lets_go(parent)):
+                installed.append(dest)
         if not installed:
             return []
         names = {d.name for d in installed}

@@ -215,7 +215,8 @@ def reconcile(
         released_destinations=frozenset(name for name in recorded if name not in current),
         base_paths=base_files,
     )
-    compound = reconcile_compound(ctx, request.only, workers=workers)
+    installed = [d for d in recorded.values() if d.installed_by and d.name not in current]
+    compound = reconcile_compound(ctx, request.only, workers=workers, recorded=installed)
     report.outcomes = compound.outcomes
     # Destinations a compound Promise put on the platform are written to like the source's.
     destinations = [*snapshot.destinations, *compound.installed]

@@ -166,6 +166,12 @@ def dump_destination(dest: Destination) -> bytes:
         "initWorkloads": dest.init_workloads,
         "cleanup": dest.cleanup,
     }
+    if dest.installed_by:
+        # Installed by a compound Promise's output: kept with what placing on it needs while
+        # its parent does not run or fails (gitbot.reconcile.compound).
+        data["installedBy"] = dest.installed_by
+        data["labels"] = dict(dest.labels)
+        data["strictMatchLabels"] = dest.strict_match_labels
     return (HEADER + yamlio.dump_sorted(data)).encode("utf-8")
 
 
@@ -186,6 +192,9 @@ def destinations_in(files: Mapping[str, bytes]) -> dict[str, Destination]:
                 aggregated_filename=str(filepath["filename"]),
                 init_workloads=bool(data["initWorkloads"]),
                 cleanup=data["cleanup"],
+                installed_by=str(data.get("installedBy") or ""),
+                labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+                strict_match_labels=bool(data.get("strictMatchLabels", False)),
             )
         except (InvalidObjects, UnicodeDecodeError, KeyError, TypeError) as e:
             raise UserError(f"{path}: not a gitbot record ({e}); remove or repair it") from e

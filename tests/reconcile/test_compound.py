@@ -280,6 +280,37 @@ def test_a_destination_put_on_the_platform_is_installed_in_the_same_reconcile(
     assert [f for f in files if f.startswith("worker/resources/default/site/a/")]
 
 
+def test_an_installed_destination_stays_while_its_parent_is_not_reconciled(
+    source: Path, state: Path, reconcile: Reconcile
+) -> None:
+    from compound_source import BUSYBOX, crd, pipeline, promise
+
+    # Another Promise's request asks for a file on the installed Destination.
+    note = (
+        "mkdir -p /kratix/output/extra; echo note > /kratix/output/extra/note.txt; "
+        "printf -- '- directory: extra\\n  matchLabels: {environment: extra}\\n' "
+        "> /kratix/metadata/destination-selectors.yaml"
+    )
+    files = site_files("install")
+    files["note.yaml"] = promise(
+        "note", crd("note.gitbot.dev", "Note", "notes"), pipeline("main", BUSYBOX, note)
+    )
+    files["notes.yaml"] = "apiVersion: note.gitbot.dev/v1\nkind: Note\nmetadata:\n  name: memo\n"
+    write(source, files)
+    commit_all(source, "a site that installs a Destination, and a note placed on it")
+    code, out = reconcile()
+    assert code == 0, out
+    before = files_on(state, "main")
+    assert [f for f in before if f.startswith("extra/resources/default/note/memo/")]
+    # Only the note runs: the site, and so its Destination, stays as it was.
+    write(source, {"notes.yaml": files["notes.yaml"] + "spec: {again: true}\n"})
+    commit_all(source, "the note changes")
+    code, out = reconcile("--only", "note")
+    assert code == 0, out
+    assert "note default/memo: configure succeeded" in out
+    assert files_on(state, "main") == before
+
+
 def test_a_destination_put_on_the_platform_is_validated_like_the_sources(
     source: Path, state: Path, reconcile: Reconcile
 ) -> None:
