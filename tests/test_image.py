@@ -18,7 +18,6 @@ layer of their own), so only a change to gitbot's code rebuilds, and only its la
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -29,12 +28,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import docker
 import docker.errors
 import pytest
+import serveworld as e2e
 from gitfixtures import git, init_source
 from openapi_check import request_violations
 
@@ -231,23 +230,12 @@ def test_the_image_serves_as_a_non_root_user_and_reports_healthy(
         container.remove(force=True)
 
 
-def _serve_helpers() -> ModuleType:
-    """The `gitbot serve` end-to-end helpers (pushes, payloads, waiting)."""
-    path = ROOT / "tests" / "web" / "test_serve_e2e.py"
-    spec = importlib.util.spec_from_file_location("serve_e2e_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_image_turns_signed_pushes_into_an_updated_pull_request(
     image: tuple[docker.DockerClient, str],
     engine_socket: Path,
     example_images: list[str],
     tmp_path: Path,
 ) -> None:
-    e2e = _serve_helpers()
     client, name = image
     server = GitHubServer(tmp_path / "github", request_check=request_violations)
     server.start()

@@ -3,27 +3,13 @@ parent, its two children and their files land in one pull request whose body sho
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
+import serveworld as e2e
 from compound_source import compound_files
 from gitfixtures import git
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def _serve_helpers() -> ModuleType:
-    """The `gitbot serve` end-to-end helpers (GitHub world, pushes, waiting)."""
-    path = ROOT / "tests" / "web" / "test_serve_e2e.py"
-    spec = importlib.util.spec_from_file_location("serve_e2e_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-e2e = _serve_helpers()
 
 
 def test_a_compound_promise_converges_in_one_webhook_run_and_one_pull_request(

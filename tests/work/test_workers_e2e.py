@@ -10,17 +10,16 @@ survivor holds it after the kill.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import serveworld as e2e
 from workdbs import fresh_postgres_database
 
 from gitbot.pipeline.engine import DockerEngine, EngineError
@@ -30,19 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LEASE = "3"  # seconds: jobs' and the scheduler's lease
 RECONCILING = ("reconcile", "running")
 PROMISE_STATUS = "platform.kratix.io/Promise//postgres"  # group/kind/namespace/name
-
-
-def _serve_helpers() -> ModuleType:
-    """The `gitbot serve` end-to-end helpers (GitHub world, pushes, waiting)."""
-    path = ROOT / "tests" / "web" / "test_serve_e2e.py"
-    spec = importlib.util.spec_from_file_location("serve_e2e_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-e2e = _serve_helpers()
 
 
 @pytest.fixture
