@@ -185,8 +185,8 @@ def _validate_arguments(parser: argparse.ArgumentParser) -> None:
         "files",
         nargs="*",
         metavar="FILE",
-        help="YAML files to check (default: the files .gitbot.yaml selects in the current "
-        "directory, hidden folders left out)",
+        help="YAML files, or folders read as a repository, to check (default: the files "
+        ".gitbot.yaml selects in the current directory, hidden folders left out)",
     )
     _output_options(parser, progress=False)
 
@@ -329,7 +329,8 @@ COMMANDS: tuple[Command, ...] = (
             "\n"
             "Without FILE, checks the files .gitbot.yaml selects in the current directory (the\n"
             "whole repository, as gitbot reads it; this is what the pre-commit hook runs). Inside\n"
-            "a git work tree only files git tracks or would add count: .gitignore is respected."
+            "a git work tree only files git tracks or would add count: .gitignore is respected.\n"
+            "A folder given as FILE is checked the same way, with its own .gitbot.yaml."
         ),
         examples=(
             ("Check two files", "gitbot validate promise.yaml resource-request.yaml"),

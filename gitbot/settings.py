@@ -75,7 +75,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         work_dir=get("GITBOT_WORK_DIR", _directory, None),
         secrets_dir=get("GITBOT_SECRETS_DIR", _directory, None),
         config_maps_dir=get("GITBOT_CONFIG_MAPS_DIR", _directory, None),
-        data_dir=Path(env.get("GITBOT_DATA_DIR") or _default_data_dir(env)),
+        # Absolute: gitbot runs git in other folders, where a relative path means another place.
+        data_dir=Path(env.get("GITBOT_DATA_DIR") or _default_data_dir(env)).absolute(),
         workers=get("GITBOT_WORKERS", _positive_int, 2),
         git_timeout=get("GITBOT_GIT_TIMEOUT", _positive_float, 120.0),
         github_api_url=(env.get("GITBOT_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),

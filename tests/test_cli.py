@@ -448,6 +448,25 @@ def test_validate_without_files_reads_what_git_would_commit_not_ignored_files(
     assert main(["validate"]) == 0, capsys.readouterr()
 
 
+def test_validate_of_a_folder_checks_it_as_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = init_source(tmp_path / "source")
+    write(source, {".gitbot.yaml": "exclude: [promises/app-namespace]\n"})
+    monkeypatch.chdir(source)
+    assert main(["validate", "."]) == 0, capsys.readouterr()
+    assert capsys.readouterr().out == (
+        "ok: 1 Promise(s), 3 Destination(s), 1 resource request(s)\n"
+    )
+    # From elsewhere, with its own .gitbot.yaml, problems named under the folder.
+    write(source, {"promises/new/broken.yaml": "b: ["})
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "-o", "json", "source"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [p["file"] for p in document["problems"]] == ["source/promises/new/broken.yaml"]
+    assert not any("app-namespace" in f for f in document["files"])
+
+
 def test_validate_of_a_file_that_cannot_be_read_is_an_error_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

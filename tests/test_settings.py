@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gitbot.errors import UserError
@@ -22,3 +24,12 @@ def test_a_bad_delivery_retention_is_refused(raw: str) -> None:
     with pytest.raises(UserError) as raised:
         load_settings({"GITBOT_DELIVERY_RETENTION": raw})
     assert str(raised.value).startswith(f"invalid settings:\n  GITBOT_DELIVERY_RETENTION={raw!r}: ")
+
+
+def test_a_relative_data_dir_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git runs in other folders (a source's clone), where a relative path means another place.
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"GITBOT_DATA_DIR": "data"})
+    assert settings.data_dir == tmp_path / "data"

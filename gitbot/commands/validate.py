@@ -1,10 +1,11 @@
 """`gitbot validate [FILE...]`: every problem in Kratix objects as file:line: message.
 
-Without files it checks the repository in the current directory as gitbot reads a source
-repository: `.gitbot.yaml` itself, then the files its include/exclude globs select (hidden
-folders such as `.git` left out; inside a git work tree only files git tracks or would add,
-so .gitignore is respected). That is what the pre-commit hook runs, because a resource
-request can only be checked against its Promise, which may live in an unchanged file.
+Without files it checks the repository in the current directory (a folder named instead of a
+file is checked the same way) as gitbot reads a source repository: `.gitbot.yaml` itself, then
+the files its include/exclude globs select (hidden folders such as `.git` left out; inside a git
+work tree only files git tracks or would add, so .gitignore is respected). That is what the
+pre-commit hook runs, because a resource request can only be checked against its Promise, which
+may live in an unchanged file.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import argparse
 import json
 import os
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -27,13 +27,17 @@ GIT_LS_FILES_TIMEOUT = 60.0  # seconds; a pre-commit hook must not hang on a stu
 
 def validate_command(args: argparse.Namespace, out: TextIO) -> int:
     """Check the files (or the repository here); print problems, or a JSON document."""
-    files: Sequence[str] = args.files
     config_problems: list[Problem] = []
-    for name in files:
-        _check_readable(name)
-    if not files:
-        config, config_problems = _repo_config(Path.cwd())
-        files = repository_files(Path.cwd(), config)
+    files: list[str] = []
+    for name in args.files or ["."]:
+        if not Path(name).is_dir():
+            _check_readable(name)
+            files.append(name)
+            continue
+        # A folder is read as a source repository (kubectl's `-f DIR`, with gitbot's selection).
+        config, problems = _repo_config(Path(name))
+        config_problems += problems
+        files += [_joined(name, path) for path in repository_files(Path(name), config)]
     result = load_objects(files)
     result.problems[:0] = config_problems
     if args.output == "json":
@@ -48,6 +52,11 @@ def validate_command(args: argparse.Namespace, out: TextIO) -> int:
     else:
         _print_text(result, out)
     return EXIT_USER_ERROR if result.problems else EXIT_OK
+
+
+def _joined(folder: str, path: str) -> str:
+    """A path under folder as the user would type it (`x.yaml` under `.`, not `./x.yaml`)."""
+    return path if Path(folder) == Path(".") else os.path.join(folder, path)
 
 
 def _check_readable(name: str) -> None:
@@ -80,7 +89,7 @@ def _repo_config(root: Path) -> tuple[RepoConfig, list[Problem]]:
     path = root / CONFIG_FILE
     text = path.read_text(encoding="utf-8") if path.is_file() else None
     try:
-        return parse_repo_config(text, CONFIG_FILE), []
+        return parse_repo_config(text, _joined(str(root), CONFIG_FILE)), []
     except InvalidObjects as e:
         return RepoConfig(), list(e.problems)
 
