@@ -189,9 +189,11 @@ def reconcile(
     base_files = base.repo.tree_view(base.sha)
     base_records = _records(base.repo, base.sha, base.repo.list_files(base.sha, RECORD_ROOT))
     feedback.started(report, [p for p in promises if not request.only or p in request.only])
+    previous = _previous_records(base, base_records, snapshot)
     if request.only_known:
-        # A Promise that left the source but whose records remain still has deletes to run.
-        known = sorted({*promises, *(key.promise for key in base_records)})
+        # A Promise that left the source but whose records remain (on the base branch or its
+        # unmerged branch) still has deletes to run.
+        known = sorted({*promises, *(key.promise for key in previous)})
         unknown = [name for name in request.only if name not in known]
         if unknown:
             raise UnknownPromise(
@@ -204,7 +206,7 @@ def reconcile(
     current = {d.name for d in snapshot.destinations}
     ctx = ReconcileContext(
         snapshot,
-        _previous_records(base, base_records, snapshot),
+        previous,
         status,
         runners,
         config.path,
@@ -333,9 +335,16 @@ def _destination_records(
 def _previous_records(
     base: StateBase, base_records: Mapping[ObjectKey, ObjectRecord], snapshot: SourceSnapshot
 ) -> dict[ObjectKey, ObjectRecord]:
-    """Objects gitbot built before: on the base branch, or proposed on a gitbot branch."""
+    """Objects gitbot built before: on the base branch, or proposed on a gitbot branch (also
+    the branch of a Promise that left the source before it merged: a compound Promise's
+    children are recorded only there, and their delete workflows must run)."""
     previous = dict(base_records)
     names = {p.name for p in snapshot.promises} | {k.promise for k in base_records}
+    names |= {
+        b.removeprefix("gitbot/")
+        for b in base.repo.branches()
+        if b.startswith("gitbot/") and "/" not in b.removeprefix("gitbot/")
+    }
     for name in sorted(names):
         head = base.repo.branch_sha(f"gitbot/{name}")
         if head is not None:

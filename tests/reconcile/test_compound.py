@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from compound_source import app_request, compound_files
 from gitfixtures import commit_all, files_on, show, write
@@ -385,3 +386,39 @@ def test_a_promise_of_promises_installs_them_and_runs_their_requests(
     assert lines[bundle + 1].startswith("    └ cache default/shared: delete succeeded (main ")
     assert lines[bundle + 2] == "    └ Promise cache: delete — no delete pipeline"
     assert not [f for f in files_on(state, "main") if "cache" in f]
+
+
+def test_a_promise_of_promises_removed_before_its_branch_merged_deletes_its_children(
+    source: Path,
+    state: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gitbot.cli import main
+
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+
+    def reconcile(*extra: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["reconcile", "--source", str(source), "--state", str(state), *extra])
+        printed = capsys.readouterr()
+        return code, printed.out + printed.err
+
+    write(source, bundle_files())
+    commit_all(source, "a Promise whose dependencies bring another Promise and a request")
+    assert reconcile()[0] == 0
+    assert [f for f in files_on(state, "gitbot/bundle") if "cache/shared" in f]
+    write(source, {"bundle.yaml": None})
+    commit_all(source, "the bundle leaves before its pull request merged")
+    # --only names it, as a Promise whose records remain on the base branch.
+    code, out = reconcile("--only", "bundle", "--output", "json")
+    assert code == 0, out
+    runs = json.loads(out[out.index("{") :])["runs"]
+    rows = [(r["object"]["kind"], r["object"]["name"], r["action"]) for r in runs]
+    # Its request goes first, with its delete workflow; then the Promises.
+    assert rows.index(("Cache", "shared", "delete")) < rows.index(("Promise", "cache", "delete"))
+    assert ("Promise", "bundle", "delete") in rows, rows
+    # Its branch proposes nothing of it any more.
+    left = files_on(state, "gitbot/bundle")
+    assert not [f for f in left if "cache" in f or f.startswith(".gitbot/objects/")], left
