@@ -19,9 +19,10 @@ until they are done: a cluster round trip for every level. gitbot marks such Des
 3. a child that left its parent's output (the parent's workflow completed without it, or the
    parent was deleted) runs its delete workflow, as the platform would once Flux pruned it
    (a child suspended before any pipeline finished keeps a file-less record for this);
-   one still on the platform that its parent did not schedule anew (the parent failed, or was
-   not reconciled: `--only`, a job for the child's Promise) runs with its Promise, as Kratix
-   reruns every request of a Promise it reconciles;
+   one still on the platform that its parent did not schedule anew (the parent failed) runs
+   with its Promise, as Kratix reruns every request of a Promise it reconciles; selecting a
+   child's Promise (`--only`, a job for it) reconciles its top parent's Promise too
+   (`with_roots`), as the child's outcome belongs in that Promise's branch;
 4. Destinations in the tree's platform output that the source lacks are installed: no pipeline
    reruns, every outcome's run is placed again with them (`placed_again`), as Kratix's
    scheduler places unscheduled work when a Destination appears (lib/scheduler).
@@ -122,12 +123,47 @@ def reconcile_compound(
         if not k.is_promise and k.promise in promises
     )
     ctx = replace(ctx, generated=shown, generated_promises=tuple(installed))
+    if only:
+        only = with_roots(only, left, ctx.previous)
     tree = _Tree(ctx, reconcile_all(ctx, only, workers), promises, workers)
     tree.grow()
     tree.prune(left)
     tree.keep(left)
     on_platform = tree.install(ctx.previous, recorded)
     return CompoundResult(tree.result(), tuple(on_platform))
+
+
+def with_roots(
+    only: Sequence[str],
+    children: Mapping[ObjectKey, ObjectRecord],
+    previous: Mapping[ObjectKey, ObjectRecord],
+) -> list[str]:
+    """`only` and the Promises of the top parents of the recorded children of its Promises.
+
+    A child's files and record go into its top parent's branch, which is planned from that
+    parent's Promise's outcomes as a whole: reconciling the child alone would propose a branch
+    without its parent's changes (or move the child to a branch of its own). So a selection of
+    the child's Promise (`--only`, a job for it) reconciles its top parent's Promise too."""
+    selected = list(only)
+    for key, record in sorted(children.items(), key=lambda kv: str(kv[0])):
+        if key.promise in only:
+            root = root_of(record, previous)
+            if root is not None and root.promise not in selected:
+                selected.append(root.promise)
+    return selected
+
+
+def root_of(record: ObjectRecord, previous: Mapping[ObjectKey, ObjectRecord]) -> ObjectKey | None:
+    """The object of the source a child's chain of recorded parents starts from (None for an
+    object of the source itself)."""
+    root, seen = record.parent, set()
+    while root is not None and root not in seen:
+        seen.add(root)
+        above = previous.get(root)
+        if above is None or above.parent is None:
+            return root
+        root = above.parent
+    return root
 
 
 class _Tree:
@@ -466,7 +502,13 @@ class _Tree:
             else:
                 note = f"its Promise {key.promise} left the platform"
                 self.latest[key] = replace(outcome, note=outcome.note or note)
-                self.roots.setdefault(key.promise, []).append(key)
+                self.roots.setdefault(self._branch_of(key, record), []).append(key)
+
+    def _branch_of(self, key: ObjectKey, record: ObjectRecord) -> str:
+        """The Promise whose outcomes (and so branch) a child's row joins: its top parent's,
+        as the children's files go into their top parent's branch."""
+        root = root_of(record, self.ctx.previous)
+        return root.promise if root is not None else key.promise
 
     def _lets_go(self, record: ObjectRecord) -> bool:
         parent = self.latest.get(record.parent) if record.parent is not None else None
@@ -498,7 +540,7 @@ class _Tree:
                 note = f"on the platform for {record.parent}"
                 note = f"{outcome.note}; {note}" if outcome.note else note
                 outcome = replace(outcome, ancestors=(), note=note)
-                self.roots[key.promise].append(key)
+                self.roots.setdefault(self._branch_of(key, record), []).append(key)
             self.latest[key] = outcome
 
     def result(self) -> dict[str, list[ObjectOutcome]]:

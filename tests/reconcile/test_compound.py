@@ -10,9 +10,33 @@ from pathlib import Path
 import pytest
 import yaml
 from compound_source import app_request, compound_files
-from gitfixtures import commit_all, files_on, show, write
+from gitfixtures import branches, commit_all, files_on, show, write
 
 Reconcile = Callable[..., tuple[int, str]]  # the `reconcile` fixture of conftest.py
+
+
+@pytest.fixture
+def reconcile_branches(
+    source: Path,
+    state: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Reconcile:
+    """`gitbot reconcile [extra...]` proposing branches (groupBy promise), not --direct."""
+    from gitbot.cli import main
+
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+
+    def run(*extra: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["reconcile", "--source", str(source), "--state", str(state), *extra])
+        printed = capsys.readouterr()
+        return code, printed.out + printed.err
+
+    return run
+
+
 APP = "platform/resources/default/app/web/emit"
 
 
@@ -131,19 +155,23 @@ def test_a_failing_parent_keeps_its_children(
     assert "worker/resources/default/cache/web-cache/main/5058f/cache.txt" in files
 
 
-def test_a_child_runs_with_its_promise_when_its_parent_is_not_reconciled(
-    source: Path, reconcile: Reconcile, kube_image: str
+def test_a_child_goes_into_its_top_parents_branch_whatever_only_selects(
+    source: Path, state: Path, reconcile_branches: Reconcile, kube_image: str
 ) -> None:
     write(source, compound_files(kube_image))
     commit_all(source, "a compound app")
-    assert reconcile()[0] == 0
-    code, out = reconcile("--only", "database")
+    assert reconcile_branches()[0] == 0
+    child = "worker/resources/default/database/web-db/main/5058f/database.txt"
+    assert child in files_on(state, "gitbot/app")
+    # --only the child's Promise reconciles its top parent's too: the child stays in its branch.
+    code, out = reconcile_branches("--only", "database")
     assert code == 0, out
-    child = [line for line in out.splitlines() if "database default/web-db:" in line]
-    assert len(child) == 1
-    assert child[0].startswith("  database default/web-db: configure succeeded (main ")
-    assert child[0].endswith(" — on the platform for app default/web")
-    assert "app default/web" not in out.replace("for app default/web", "")
+    lines = out.splitlines()
+    parent = next(i for i, line in enumerate(lines) if line.startswith("  app default/web:"))
+    assert "    └ database default/web-db: configure succeeded" in "\n".join(lines[parent:])
+    assert child in files_on(state, "gitbot/app")
+    database = files_on(state, "gitbot/database") if "gitbot/database" in branches(state) else []
+    assert not [f for f in database if "web-db" in f], database
 
 
 LOOP = """\
@@ -389,22 +417,9 @@ def test_a_promise_of_promises_installs_them_and_runs_their_requests(
 
 
 def test_a_promise_of_promises_removed_before_its_branch_merged_deletes_its_children(
-    source: Path,
-    state: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    source: Path, state: Path, reconcile_branches: Reconcile
 ) -> None:
-    from gitbot.cli import main
-
-    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
-
-    def reconcile(*extra: str) -> tuple[int, str]:
-        capsys.readouterr()
-        code = main(["reconcile", "--source", str(source), "--state", str(state), *extra])
-        printed = capsys.readouterr()
-        return code, printed.out + printed.err
-
+    reconcile = reconcile_branches
     write(source, bundle_files())
     commit_all(source, "a Promise whose dependencies bring another Promise and a request")
     assert reconcile()[0] == 0
