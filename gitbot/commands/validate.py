@@ -21,6 +21,7 @@ from gitbot.commands import jsonout
 from gitbot.errors import EXIT_OK, EXIT_USER_ERROR, InvalidObjects, Problem, UserError
 from gitbot.kratix.loader import LoadResult, load_objects
 from gitbot.source.config import CONFIG_FILE, RepoConfig, parse_repo_config
+from gitbot.source.snapshot import platform_warnings
 
 GIT_LS_FILES_TIMEOUT = 60.0  # seconds; a pre-commit hook must not hang on a stuck git
 
@@ -28,6 +29,7 @@ GIT_LS_FILES_TIMEOUT = 60.0  # seconds; a pre-commit hook must not hang on a stu
 def validate_command(args: argparse.Namespace, out: TextIO) -> int:
     """Check the files (or the repository here); print problems, or a JSON document."""
     config_problems: list[Problem] = []
+    configs: list[RepoConfig] = []
     files: list[str] = []
     for name in args.files or ["."]:
         if not Path(name).is_dir():
@@ -37,9 +39,12 @@ def validate_command(args: argparse.Namespace, out: TextIO) -> int:
         # A folder is read as a source repository (kubectl's `-f DIR`, with gitbot's selection).
         config, problems = _repo_config(Path(name))
         config_problems += problems
+        configs.append(config)
         files += [_joined(name, path) for path in repository_files(Path(name), config)]
     result = load_objects(files)
     result.problems[:0] = config_problems
+    for config in configs:
+        result.warnings += platform_warnings(config, result.destinations)
     if args.output == "json":
         document = jsonout.document(
             "ValidateResult",

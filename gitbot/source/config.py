@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, cast
@@ -65,9 +65,38 @@ class PlatformDestinations:
 
     names: tuple[str, ...] = ()
     match_labels: Mapping[str, str] = field(default_factory=dict)
+    # Where each setting is written, for warnings about it: the file, each name's line, the
+    # line of matchLabels.
+    file: str = field(default=CONFIG_FILE, compare=False)
+    name_lines: tuple[int, ...] = field(default=(), compare=False)
+    labels_line: int = field(default=0, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.names or self.match_labels)
+
+    def unmatched(self, destinations: Sequence[tuple[str, Mapping[str, str]]]) -> list[Problem]:
+        """Warnings for a name in `names` that no Destination has and a `matchLabels` no
+        Destination carries, given each Destination's (name, labels): such a typo would leave
+        the compound children it should run as plain files on a Destination."""
+        have = sorted(name for name, _ in destinations)
+        listed = ", ".join(have) or "none"
+        found: list[Problem] = []
+        for i, name in enumerate(self.names):
+            if name not in have:
+                line = self.name_lines[i] if i < len(self.name_lines) else 0
+                message = f"no Destination named {name!r} in the source (Destinations: {listed})"
+                found.append(
+                    Problem(self.file, line, f"platformDestinations.names[{i}]", message, True)
+                )
+        labels = self.match_labels
+        if labels and not any(
+            all(own.get(k) == v for k, v in labels.items()) for _, own in destinations
+        ):
+            wanted = ", ".join(f"{k}={v}" for k, v in labels.items())
+            message = f"no Destination in the source has the labels {wanted}"
+            path = "platformDestinations.matchLabels"
+            found.append(Problem(self.file, self.labels_line, path, message, True))
+        return found
 
     def matches(self, name: str, labels: Mapping[str, str]) -> bool:
         """True if the Destination called `name` with `labels` is the platform."""
@@ -231,7 +260,13 @@ def _platform_destinations(ck: Checker, top: Mapping[str, Any]) -> PlatformDesti
     labels = ck.string_map(settings, where, "matchLabels", labels=True)
     if not names and not labels and len(ck.errors) == before:
         ck.error(where, "must list names or matchLabels (or both)")
-    return PlatformDestinations(names, labels)
+    return PlatformDestinations(
+        names,
+        labels,
+        ck.doc.file,
+        tuple(ck.doc.line_of((*where, "names", i)) for i in range(len(names))),
+        ck.doc.line_of((*where, "matchLabels")),
+    )
 
 
 def _strings(

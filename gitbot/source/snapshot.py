@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gitbot.errors import InvalidObjects, Problem
@@ -48,6 +49,16 @@ def read_config(repo: CachedRepo, commit: str) -> RepoConfig:
     return parse_repo_config(text)
 
 
+def platform_warnings(config: RepoConfig, destinations: Sequence[Destination]) -> list[Problem]:
+    """`platformDestinations` settings that select none of these Destinations (the implicit
+    Destination when there are none), as warnings at their line in `.gitbot.yaml`."""
+    if not config.platform_destinations:
+        return []
+    implicit = IMPLICIT_DESTINATION
+    found = [(d.name, d.labels) for d in destinations or [implicit]]
+    return config.platform_destinations.unmatched(found)
+
+
 def read_snapshot(repo: CachedRepo, source: str, commit: str) -> SourceSnapshot:
     """Load the config (InvalidObjects if it is invalid) and every selected YAML file."""
     files = set(repo.list_files(commit))
@@ -65,6 +76,7 @@ def read_snapshot(repo: CachedRepo, source: str, commit: str) -> SourceSnapshot:
             problems.extend(e.problems)
     objects = load_texts(texts)
     objects.problems[:0] = problems
+    objects.warnings += platform_warnings(config, objects.destinations)
     broken = frozenset(p.file for p in objects.problems)
     return SourceSnapshot(
         source, commit, config, objects, not objects.destinations, broken_files=broken

@@ -437,3 +437,37 @@ def test_a_promise_of_promises_removed_before_its_branch_merged_deletes_its_chil
     # Its branch proposes nothing of it any more.
     left = files_on(state, "gitbot/bundle")
     assert not [f for f in left if "cache" in f or f.startswith(".gitbot/objects/")], left
+
+
+def test_platform_destinations_that_select_no_destination_are_warned_about(
+    source: Path,
+    reconcile: Reconcile,
+    kube_image: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gitbot.cli import main
+
+    files = compound_files(kube_image)
+    files[".gitbot.yaml"] = (
+        "platformDestinations:\n  names: [platfrom]\n  matchLabels: {environment: platfrom}\n"
+    )
+    write(source, files)
+    commit_all(source, "a typo in platformDestinations")
+    code, out = reconcile()
+    assert code == 0, out
+    assert (
+        ".gitbot.yaml:2: warning: platformDestinations.names[0]: no Destination named "
+        "'platfrom' in the source (Destinations: platform, worker)"
+    ) in out
+    assert (
+        ".gitbot.yaml:3: warning: platformDestinations.matchLabels: no Destination in the source "
+        "has the labels environment=platfrom"
+    ) in out
+    code, out = reconcile("--output", "json")
+    warned = [p for p in json.loads(out)["problems"] if p["file"] == ".gitbot.yaml"]
+    assert [(p["line"], p["severity"]) for p in warned] == [(2, "warning"), (3, "warning")]
+    # `gitbot validate` on the repository says so too (and it stays valid).
+    capsys.readouterr()
+    assert main(["validate", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert f"{source}/.gitbot.yaml:2: warning: platformDestinations.names[0]: no Destination" in out
