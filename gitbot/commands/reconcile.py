@@ -291,16 +291,18 @@ class _Console:
         if result.detail:
             print(f"  {result.detail}", file=self.out)
         for outcome in outcomes:
-            # A compound Promise's children sit under their parent, one step per level.
+            # A compound Promise's children sit under their parent, one step per level; what
+            # is said about an object sits under it.
             tree = "  " * len(outcome.ancestors) + ("└ " if outcome.ancestors else "")
-            print(f"  {tree}{_describe(outcome)}", file=self.out)
+            under = " " * (4 + len(tree))
+            print(f"  {tree}{_describe(outcome, under)}", file=self.out)
             for unscheduled in outcome.unscheduled:
-                print(f"    not scheduled: {unscheduled}", file=self.out)
+                print(f"{under}not scheduled: {unscheduled}", file=self.out)
             for misplaced in outcome.misplaced:
-                print(f"    misplaced: {misplaced}", file=self.out)
+                print(f"{under}misplaced: {misplaced}", file=self.out)
             for pipeline in outcome.run.pipelines if outcome.run else ():
                 for warning in pipeline.warnings:
-                    print(f"    warning: pipeline {pipeline.name}: {warning}", file=self.out)
+                    print(f"{under}warning: pipeline {pipeline.name}: {warning}", file=self.out)
         if (
             result.action in ("created", "updated", "unchanged")
             and result.branch != report.base.branch
@@ -311,15 +313,19 @@ class _Console:
             )
 
 
-def _describe(outcome: ObjectOutcome) -> str:
+def _describe(outcome: ObjectOutcome, under: str = "    ") -> str:
+    """The object's line, and its failure on the lines below, indented by `under`."""
     text = f"{outcome.key}: {outcome.action}"
     if outcome.run is not None:
         timings = ", ".join(f"{p.name} {p.seconds:.2f}s" for p in outcome.run.pipelines)
-        text += f" {outcome.run.outcome}" + (f" ({timings})" if timings else "")
+        # Pipelines that ran through can still fail the object (a compound Promise's output
+        # for the platform is invalid or a cycle): the JSON's `failed` and this line agree.
+        result = "failed" if outcome.failed else outcome.run.outcome
+        text += f" {result}" + (f" ({timings})" if timings else "")
     if outcome.note:
         text += f" — {outcome.note}"
     if outcome.failed:
-        text += "\n    " + outcome.failure_text.replace("\n", "\n    ")
+        text += f"\n{under}" + outcome.failure_text.replace("\n", f"\n{under}")
     return text
 
 

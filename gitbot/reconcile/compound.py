@@ -10,7 +10,8 @@ until they are done: a cluster round trip for every level. gitbot marks such Des
 1. the source's objects run as usual (`reconcile_all`), the platform API showing the children
    the last reconcile left on the platform with their stored status;
 2. rounds: the Promises, and requests of known Promises, found in each object's output for a
-   platform Destination run their configure workflows when new or changed (children after
+   platform Destination run their configure workflows (every reconcile, as Kratix reruns a
+   Promise's requests; within one, again only when their spec changed; children after
    their parent, a Promise before requests needing it, so in dependency order), then every
    suspended parent whose children's status changed since it last looked runs again from its
    suspended pipeline, at once instead of after `retryAfter`; until nothing changes, at most

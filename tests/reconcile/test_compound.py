@@ -216,10 +216,14 @@ def test_a_cycle_is_an_error_naming_the_chain(source: Path, reconcile: Reconcile
     commit_all(source, "a request whose child schedules it again")
     code, out = reconcile()
     assert code == 1
-    assert (
-        "compound Promise cycle: loop default/a → loop default/a-b → loop default/a; "
+    # The object whose output holds the cycle failed, and the error sits under it.
+    lines = out.splitlines()
+    failed = next(i for i, line in enumerate(lines) if "└ loop default/a-b:" in line)
+    assert lines[failed].startswith("    └ loop default/a-b: configure failed (main "), out
+    assert lines[failed + 1] == (
+        "        compound Promise cycle: loop default/a → loop default/a-b → loop default/a; "
         "a request may not schedule itself"
-    ) in out
+    )
 
 
 def test_depth_is_bounded(source: Path, reconcile: Reconcile) -> None:
