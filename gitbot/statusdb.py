@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 from gitbot.errors import ExternalError, UserError
 
-OUTCOMES = ("succeeded", "failed", "suspended", "paused")
+# "deleted": its delete workflow ran through, and its files may still be on the base branch
+OUTCOMES = ("succeeded", "failed", "suspended", "paused", "deleted")
 STATUS_FILE = "status.sqlite"  # the SQLite status store's name in the data directory
 SCHEMA_VERSION = 1
 APPLICATION_ID = int.from_bytes(b"gbst", "big")  # marks the file as a gitbot status store

@@ -57,6 +57,7 @@ from gitbot.platform.cluster import ClusterView
 from gitbot.reconcile.runpool import RunnerFactory as RunnerFactory  # its callers' import
 from gitbot.reconcile.runpool import RunPool
 from gitbot.source.snapshot import SourceSnapshot
+from gitbot.state.adoption import shown_files
 from gitbot.state.outcomes import ObjectOutcome
 from gitbot.state.placement import (
     NO_FILES,
@@ -648,16 +649,36 @@ def _delete(
     target = WorkflowTarget(promise, "delete", request, dry_run=ctx.preview)
     if not target.pipelines:
         if not ctx.preview:
-            ctx.status.forget(ctx.snapshot.source, _status_key(key))
+            _mark_deleted(ctx, key)
         return ObjectOutcome(key, "delete", note="no delete pipeline")
     if ctx.preview:
         return ObjectOutcome(key, "delete", note="its delete pipeline runs when this is merged")
     run = runner.run(target, _stored_status(ctx, key))
     if run.outcome == "succeeded":
-        ctx.status.forget(ctx.snapshot.source, _status_key(key))
+        _mark_deleted(ctx, key)
     else:
         _store_status(ctx, key, run, "")
     return ObjectOutcome(key, "delete", run)
+
+
+def _mark_deleted(ctx: ReconcileContext, key: ObjectKey) -> None:
+    """Keep a deleted object's status, marked deleted, until its files are gone from the base
+    branch (see `_unrecorded`): an object without a record there (a state store Kratix wrote)
+    is known from its status only, and its removal must be proposed again until it merges, as a
+    record on the base branch makes it be for a recorded object."""
+    stored = ctx.status.get(ctx.snapshot.source, _status_key(key))
+    ctx.status.put(
+        ctx.snapshot.source,
+        _status_key(key),
+        ObjectStatus(
+            status=dict(stored.status) if stored else {},
+            outcome="deleted",
+            spec_hash="",
+            source_commit=stored.source_commit if stored else ctx.snapshot.commit,
+            pipelines=dict(stored.pipelines) if stored else {},
+            updated_at=_now(),
+        ),
+    )
 
 
 def platform_view(ctx: ReconcileContext) -> ClusterView:
@@ -718,7 +739,7 @@ def _restore_status(
     if ctx.preview:
         return
     stored = ctx.status.get(ctx.snapshot.source, _status_key(key))
-    if stored is not None:
+    if stored is not None and stored.outcome != "deleted":
         ctx.status.put(
             ctx.snapshot.source, _status_key(key), replace(stored, status=change(stored.status))
         )
@@ -748,9 +769,26 @@ def _unrecorded(ctx: ReconcileContext) -> dict[ObjectKey, ObjectRecord]:
             snapshots[commit] = _at(ctx.history, commit)
         then = snapshots[commit]
         record = _record_at(then, status_key) if then is not None else None
+        if stored.outcome == "deleted" and (record is None or not _shown(ctx, then, record)):
+            # Deleted, and none of its files are left on the base branch: done with it.
+            ctx.status.forget(ctx.snapshot.source, status_key)
+            continue
         if record is not None:
             found[record.key] = record
     return found
+
+
+def _shown(ctx: ReconcileContext, then: SourceSnapshot | None, record: ObjectRecord) -> bool:
+    """Whether the base branch still shows any file of the object (as Kratix lays them out)."""
+    promises = {p.name: p for p in then.promises} if then is not None else {}
+    files, _ = shown_files(
+        record.key,
+        promises.get(record.key.promise),
+        ctx.destinations,
+        ctx.state_path,
+        ctx.base_paths,
+    )
+    return bool(files)
 
 
 def _at(history: Callable[[str], SourceSnapshot], commit: str) -> SourceSnapshot | None:
@@ -777,7 +815,8 @@ def _record_at(snapshot: SourceSnapshot, status_key: str) -> ObjectRecord | None
 
 def _stored_status(ctx: ReconcileContext, key: ObjectKey) -> dict[str, object] | None:
     stored = ctx.status.get(ctx.snapshot.source, _status_key(key))
-    return dict(stored.status) if stored else None
+    # A deleted object that comes back starts afresh, as a new object does in Kratix.
+    return dict(stored.status) if stored and stored.outcome != "deleted" else None
 
 
 def _store_status(ctx: ReconcileContext, key: ObjectKey, run: WorkflowRun, spec_hash: str) -> None:

@@ -220,3 +220,56 @@ def test_a_state_store_kratix_wrote_is_adopted_without_a_change(
         f"M\t{changed}",
         *(f"D\t{path}" for path in gone),
     ]
+
+
+def test_a_removal_after_adoption_is_proposed_until_it_merges(
+    engine_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A request removed after adoption has no record on the base branch: only its status says
+    it was there. Its removal is proposed on every reconcile until it merges, then forgotten."""
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    mode = "nestedByMetadata"
+    source = init_source(tmp_path / "source", with_examples=False)
+    write(
+        source,
+        {
+            "app.yaml": PROMISE,
+            "one.yaml": request("one", "small"),
+            "two.yaml": request("two", "small"),
+            "destinations.yaml": destinations(mode),
+        },
+    )
+    commit_all(source, "an app with two requests on two Destinations")
+    kratix = tmp_path / "kratix"
+    git(tmp_path, "init", "-q", "-b", "main", str(kratix))
+    write(kratix, dict(kratix_store(mode)))
+    commit_all(kratix, "written by Kratix")
+    state = init_state(tmp_path / "state.git")
+    git(kratix, "push", "-q", str(state), "main")
+
+    def reconcile() -> str:
+        capsys.readouterr()
+        code = main(["reconcile", "--source", str(source), "--state", str(state)])
+        printed = capsys.readouterr()
+        assert code == 0, printed.out + printed.err
+        return printed.out
+
+    reconcile()  # adoption: nothing proposed
+    assert branches(state) == ["main"]
+    write(source, {"two.yaml": None})
+    commit_all(source, "two leaves")
+    gone = f"D\twest/resources/default/app/two/render/{ROOT_GROUP}/two.yaml"
+    assert "ran teardown/teardown: ok" in reconcile()
+    assert gone in diff(state, "gitbot/app")
+    # Not merged yet: the next reconcile proposes the removal again, as a record would make it.
+    reconcile()
+    assert gone in diff(state, "gitbot/app")
+    # Merged: its files are gone from main, so its delete is done with and nothing is proposed.
+    git(state, "update-ref", "refs/heads/main", "refs/heads/gitbot/app")
+    out = reconcile()
+    assert "teardown" not in out
+    assert git(state, "ls-tree", "-r", "--name-only", "main").count("/two/") == 0
+    assert "teardown" not in reconcile()
