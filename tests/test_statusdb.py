@@ -254,7 +254,11 @@ def test_data_directory_cannot_be_created(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("outcome", "when", "message"),
     [
-        ("done", WHEN, "outcome must be one of succeeded, failed, suspended, paused: 'done'"),
+        (
+            "done",
+            WHEN,
+            "outcome must be one of succeeded, failed, suspended, paused, deleted: 'done'",
+        ),
         ("failed", datetime(2024, 1, 1), "updated_at must be timezone-aware"),
     ],
 )
