@@ -27,7 +27,7 @@ from gitbot.errors import ExternalError, UserError
 # "deleted": its delete workflow ran through, and its files may still be on the base branch
 OUTCOMES = ("succeeded", "failed", "suspended", "paused", "deleted")
 STATUS_FILE = "status.sqlite"  # the SQLite status store's name in the data directory
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = int.from_bytes(b"gbst", "big")  # marks the file as a gitbot status store
 TIMEOUT_SECONDS = 10.0
 
@@ -42,10 +42,11 @@ _SCHEMA = (
         source_commit TEXT NOT NULL,
         pipelines TEXT NOT NULL,
         updated_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (source, key)
     ) WITHOUT ROWID""",
 )
-_COLUMNS = "status, outcome, spec_hash, source_commit, pipelines, updated_at"
+_COLUMNS = "status, outcome, spec_hash, source_commit, pipelines, updated_at, state"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class ObjectStatus:
     source_commit: str
     pipelines: Mapping[str, str]  # pipeline name -> Succeeded, Failed, Suspended or Pending
     updated_at: datetime  # UTC
+    # The state repository the run wrote for ("": unknown, a status from before gitbot kept it):
+    # an object's delete workflow runs for its status alone only in that state repository.
+    state: str = ""
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -141,11 +145,12 @@ class StatusStore:
             status.source_commit,
             to_json(status.pipelines),
             status.updated_at.astimezone(UTC).isoformat(),
+            status.state,
         )
         with self._errors():
             self._connection().execute(
                 f"INSERT OR REPLACE INTO object_status (source, key, {_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
 
@@ -266,6 +271,14 @@ class StatusStore:
                 "move it away or point gitbot at another data directory"
             )
         version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if version == 1:
+            # Version 2 keeps the state repository each status was written for; older rows
+            # name none ("": unknown).
+            connection.execute(
+                "ALTER TABLE object_status ADD COLUMN state TEXT NOT NULL DEFAULT ''"
+            )
+            connection.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise UserError(
                 f"{self.path} has status database schema version {version}; this gitbot "
@@ -295,7 +308,7 @@ def to_json(value: Mapping[str, Any]) -> str:
 
 
 def _from_row(row: tuple[Any, ...]) -> ObjectStatus:
-    status, outcome, spec_hash, source_commit, pipelines, updated_at = row
+    status, outcome, spec_hash, source_commit, pipelines, updated_at, state = row
     return ObjectStatus(
         status=json.loads(status),
         outcome=outcome,
@@ -303,4 +316,5 @@ def _from_row(row: tuple[Any, ...]) -> ObjectStatus:
         source_commit=source_commit,
         pipelines=json.loads(pipelines),
         updated_at=datetime.fromisoformat(updated_at).astimezone(UTC),
+        state=state,
     )

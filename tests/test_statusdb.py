@@ -6,13 +6,14 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from gitbot.errors import ExternalError, UserError
-from gitbot.statusdb import ObjectStatus, StatusStore
+from gitbot.statusdb import APPLICATION_ID, ObjectStatus, StatusStore
 
 SOURCE = "my-org/platform"
 WHEN = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
@@ -124,7 +125,7 @@ def test_wal_mode_and_schema_version(store: StatusStore, db_path: Path) -> None:
     raw = sqlite3.connect(db_path)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     finally:
         raw.close()
 
@@ -217,7 +218,7 @@ def test_newer_schema_version(db_path: Path) -> None:
     with pytest.raises(UserError) as info:
         StatusStore(db_path)
     assert str(info.value) == (
-        f"{db_path} has status database schema version 7; this gitbot reads version 1 "
+        f"{db_path} has status database schema version 7; this gitbot reads version 2 "
         "(was it written by a newer gitbot?)"
     )
 
@@ -265,3 +266,34 @@ def test_data_directory_cannot_be_created(tmp_path: Path) -> None:
 def test_object_status_checks(outcome: str, when: datetime, message: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         ObjectStatus({}, outcome, "h", "c", {}, when)
+
+
+def test_the_state_repository_round_trips(store: StatusStore) -> None:
+    written = replace(status(), state="my-org/state")
+    store.put(SOURCE, "k", written)
+    assert store.get(SOURCE, "k") == written
+    assert store.all(SOURCE)["k"].state == "my-org/state"
+
+
+def test_a_version_1_file_is_upgraded_its_rows_naming_no_state(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    raw = sqlite3.connect(db_path)
+    raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    raw.execute(
+        "CREATE TABLE object_status (source TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT "
+        "NULL, outcome TEXT NOT NULL, spec_hash TEXT NOT NULL, source_commit TEXT NOT NULL, "
+        "pipelines TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (source, key)) "
+        "WITHOUT ROWID"
+    )
+    raw.execute("INSERT INTO schema_version VALUES (1)")
+    raw.execute(
+        "INSERT INTO object_status VALUES (?, 'k', '{}', 'succeeded', 'h', 'c', '{}', ?)",
+        (SOURCE, WHEN.isoformat()),
+    )
+    raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    raw.commit()
+    raw.close()
+    with StatusStore(db_path) as store:
+        assert store.get(SOURCE, "k") == ObjectStatus({}, "succeeded", "h", "c", {}, WHEN)
+    with StatusStore(db_path) as again:  # upgraded once
+        assert again.get(SOURCE, "k") is not None

@@ -216,6 +216,7 @@ def reconcile(
         revision=_revisions(source_repo, commit),
         released_destinations=frozenset(name for name in recorded if name not in current),
         base_paths=base_files,
+        state=state,
     )
     installed = [d for d in recorded.values() if d.installed_by and d.name not in current]
     compound = reconcile_compound(ctx, request.only, workers=workers, recorded=installed)

@@ -95,6 +95,9 @@ class ReconcileContext:
     # The files on the base branch, looked up as asked: where a resource without a record (say,
     # in a state store Kratix wrote) already has its files, so it keeps that Destination.
     base_paths: BaseFiles = NO_FILES
+    # The state repository this reconcile writes for (as statuses name it): an object known
+    # from its status alone is deleted only if its status was written for this one.
+    state: str = ""
     # Compound Promises' children the platform holds (gitbot.reconcile.compound): shown by the
     # platform API beside the source's requests.
     generated: tuple[ResourceRequest, ...] = ()
@@ -677,6 +680,7 @@ def _mark_deleted(ctx: ReconcileContext, key: ObjectKey) -> None:
             source_commit=stored.source_commit if stored else ctx.snapshot.commit,
             pipelines=dict(stored.pipelines) if stored else {},
             updated_at=_now(),
+            state=ctx.state,
         ),
     )
 
@@ -764,6 +768,10 @@ def _unrecorded(ctx: ReconcileContext) -> dict[ObjectKey, ObjectRecord]:
     for status_key, stored in ctx.status.all(ctx.snapshot.source).items():
         if status_key in current or status_key in recorded:
             continue
+        if not ctx.state or stored.state != ctx.state:
+            # Written for another state repository (or one unknown, from before statuses
+            # named it): its delete workflow, with its side effects, is not this one's to run.
+            continue
         commit = stored.source_commit
         if commit not in snapshots:
             snapshots[commit] = _at(ctx.history, commit)
@@ -835,5 +843,6 @@ def _store_status(ctx: ReconcileContext, key: ObjectKey, run: WorkflowRun, spec_
             source_commit=ctx.snapshot.commit,
             pipelines=phases,
             updated_at=datetime.now(UTC),
+            state=ctx.state,
         ),
     )

@@ -127,6 +127,8 @@ object_statuses = Table(
     Column("source_commit", Text, nullable=False),
     Column("pipelines", Text, nullable=False),  # JSON: pipeline name -> phase
     Column("updated_at", UTCDateTime, nullable=False),
+    # The state repository the run wrote for; "": unknown (a status from before 0005).
+    Column("state", Text, nullable=False, server_default=""),
 )
 
 TABLES = frozenset(metadata.tables)

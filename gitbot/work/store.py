@@ -1137,6 +1137,7 @@ class SharedStatusStore:
             "source_commit": status.source_commit,
             "pipelines": to_json(status.pipelines),
             "updated_at": status.updated_at,
+            "state": status.state,
         }
         where = (object_statuses.c.source == source, object_statuses.c.key == key)
 
@@ -1190,6 +1191,7 @@ def _object_status(row: Row[Any]) -> ObjectStatus:
         source_commit=row.source_commit,
         pipelines=json.loads(row.pipelines),
         updated_at=row.updated_at,
+        state=row.state,
     )
 
 

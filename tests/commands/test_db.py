@@ -45,12 +45,12 @@ def test_current_then_upgrade_an_older_database(
     load_revision_0001(url)
     assert run(capsys, "current") == (
         0,
-        f"{url} is at revision 0001; this gitbot reads 0004: run `gitbot db upgrade`\n",
+        f"{url} is at revision 0001; this gitbot reads 0005: run `gitbot db upgrade`\n",
         "",
     )
-    assert run(capsys, "upgrade") == (0, f"upgraded {url} from revision 0001 to 0004\n", "")
-    assert run(capsys, "upgrade") == (0, f"{url} is already at revision 0004\n", "")
-    assert run(capsys, "current") == (0, f"{url} is at revision 0004 (up to date)\n", "")
+    assert run(capsys, "upgrade") == (0, f"upgraded {url} from revision 0001 to 0005\n", "")
+    assert run(capsys, "upgrade") == (0, f"{url} is already at revision 0005\n", "")
+    assert run(capsys, "current") == (0, f"{url} is at revision 0005 (up to date)\n", "")
 
 
 def test_a_server_finding_an_older_schema_refuses_to_start(data_dir: Path) -> None:
@@ -68,7 +68,7 @@ def test_a_server_finding_an_older_schema_refuses_to_start(data_dir: Path) -> No
         assert (done.returncode, done.stdout) == (1, "")
         assert done.stderr == (
             f"gitbot: error: sqlite:///{data_dir / 'gitbot.db'} has the work database schema of "
-            "an older gitbot (revision 0001; this gitbot reads 0004): stop every gitbot process "
+            "an older gitbot (revision 0001; this gitbot reads 0005): stop every gitbot process "
             "using it, back it up, and run `gitbot db upgrade`\n"
         )
 
@@ -101,7 +101,7 @@ def test_upgrade_copies_the_status_file_into_a_configured_database_keeping_the_n
     copied = f"object statuses from {data_dir / 'status.sqlite'} into {url}"
     assert run(capsys, "upgrade") == (
         0,
-        f"{url} is already at revision 0004\n"
+        f"{url} is already at revision 0005\n"
         f"copied 2 {copied} (1 kept: the database's were as new or newer)\n",
         "",
     )

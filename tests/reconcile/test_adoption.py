@@ -273,3 +273,42 @@ def test_a_removal_after_adoption_is_proposed_until_it_merges(
     assert "teardown" not in out
     assert git(state, "ls-tree", "-r", "--name-only", "main").count("/two/") == 0
     assert "teardown" not in reconcile()
+
+
+def test_a_status_written_for_another_state_repository_runs_no_delete(
+    engine_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Statuses are kept by source; one written for another state repository is not this one's:
+    a request that only ever ran for it runs no delete workflow here and is not proposed."""
+    monkeypatch.setenv("GITBOT_DATA_DIR", str(tmp_path / "data"))
+    source = init_source(tmp_path / "source", with_examples=False)
+    write(
+        source,
+        {
+            "app.yaml": PROMISE,
+            "one.yaml": request("one", "small"),
+            "two.yaml": request("two", "small"),
+            "destinations.yaml": destinations("nestedByMetadata"),
+        },
+    )
+    commit_all(source, "an app with two requests")
+    first, second = init_state(tmp_path / "s1.git"), init_state(tmp_path / "s2.git")
+
+    def reconcile(state: Path) -> str:
+        capsys.readouterr()
+        code = main(["reconcile", "--source", str(source), "--state", str(state)])
+        printed = capsys.readouterr()
+        assert code == 0, printed.out + printed.err
+        return printed.out
+
+    assert "default/two" in reconcile(first)
+    write(source, {"two.yaml": None})
+    commit_all(source, "two leaves")
+    out = reconcile(second)
+    assert "teardown" not in out and "default/two" not in out
+    assert all("/two/" not in line for line in diff(second, "gitbot/app"))
+    # For the state repository it ran for, its delete workflow still runs.
+    assert "ran teardown/teardown: ok" in reconcile(first)

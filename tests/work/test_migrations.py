@@ -40,8 +40,8 @@ def schema_differences(url: str) -> list[object]:
 
 
 def test_the_revisions_run_in_order() -> None:
-    assert migrations.revisions() == ["0001", "0002", "0003", "0004"]
-    assert migrations.head() == "0004"
+    assert migrations.revisions() == ["0001", "0002", "0003", "0004", "0005"]
+    assert migrations.head() == "0005"
 
 
 def test_a_new_database_gets_every_migration(url: str) -> None:
@@ -56,7 +56,7 @@ def test_an_older_schema_is_refused_naming_the_command(old_url: str) -> None:
         Store(old_url)
     assert str(raised.value) == (
         f"{make_url(old_url).render_as_string(hide_password=True)} has the work database schema "
-        "of an older gitbot (revision 0001; this gitbot reads 0004): stop every gitbot process "
+        "of an older gitbot (revision 0001; this gitbot reads 0005): stop every gitbot process "
         "using it, back it up, and run `gitbot db upgrade`"
     )
 
@@ -65,8 +65,8 @@ def test_upgrading_keeps_every_row_and_the_queue_carries_on(old_url: str) -> Non
     clock = Clock(MADE_AT + timedelta(minutes=10))
     with Store(old_url, check_schema=False, clock=clock) as store:
         assert store.schema_revision() == "0001"
-        assert store.upgrade() == ("0001", "0004")
-        assert store.upgrade() == ("0004", "0004")  # a second upgrade changes nothing
+        assert store.upgrade() == ("0001", "0005")
+        assert store.upgrade() == ("0005", "0005")  # a second upgrade changes nothing
     assert schema_differences(old_url) == []
 
     with Store(old_url, clock=clock) as store:
@@ -134,7 +134,7 @@ def test_a_newer_revision_is_refused(url: str) -> None:
     name = make_url(url).render_as_string(hide_password=True)
     expected = (
         f"{name} has work database schema revision 0099, which this gitbot does not know "
-        "(it reads 0004): was it upgraded by a newer gitbot?"
+        "(it reads 0005): was it upgraded by a newer gitbot?"
     )
     with pytest.raises(UserError) as raised:
         Store(url)

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -1029,6 +1030,15 @@ def test_object_statuses_round_trip_replace_and_forget(store: Store) -> None:
     statuses.forget(REPO, "never/stored")
     assert statuses.get(REPO, key) is None
     assert statuses.all(REPO) == {}
+
+
+def test_object_statuses_keep_their_state_repository(store: Store) -> None:
+    statuses = SharedStatusStore(store)
+    written = replace(object_status(), state="my-org/state")
+    statuses.put(REPO, "k", written)
+    assert statuses.get(REPO, "k") == written
+    statuses.put(REPO, "k", replace(written, state="other/state"))
+    assert statuses.all(REPO)["k"].state == "other/state"
 
 
 def test_object_statuses_are_kept_per_source_and_promises_listed(store: Store) -> None:
