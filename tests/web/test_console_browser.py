@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
+from serveworld import Bot, push, running_world, wait_for
 from test_runs_page_browser import PNG_SIGNATURE, browser, chromium_path  # noqa: F401
-from test_serve_e2e import Bot, push, running_world, wait_for
 
 from ghserver import GitHubServer
 

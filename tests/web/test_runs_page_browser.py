@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from test_serve_e2e import Bot, examples, open_pr, push, running_world, wait_for
+from serveworld import Bot, examples, open_pr, push, running_world, wait_for
 
 from ghserver import GitHubServer
 from gitbot.github.events import HANDLED_EVENTS
