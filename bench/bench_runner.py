@@ -48,8 +48,14 @@ def engine_cli() -> list[str]:
     return ["docker"]
 
 
-def cli_once(cli: list[str], script: str = SCRIPT, env: tuple[str, ...] = ()) -> float:
-    """One container through the engine CLI, mounted and limited as gitbot runs it."""
+def cli_once(
+    cli: list[str],
+    script: str = SCRIPT,
+    env: tuple[str, ...] = (),
+    environ: dict[str, str] | None = None,
+) -> float:
+    """One container through the engine CLI, mounted and limited as gitbot runs it; seconds.
+    `environ` is the CLI's own environment (default: this process's)."""
     with tempfile.TemporaryDirectory() as folder:
         dirs = [Path(folder, name) for name in ("input", "output", "metadata")]
         for d in dirs:
@@ -81,6 +87,7 @@ def cli_once(cli: list[str], script: str = SCRIPT, env: tuple[str, ...] = ()) ->
             check=True,
             capture_output=True,
             timeout=120,
+            env=environ,
         )
         return time.perf_counter() - started
 

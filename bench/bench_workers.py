@@ -37,14 +37,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "web"))
 
-from test_serve_e2e import push, running_world, wait_for  # noqa: E402
+from bench_runner import BUSYBOX, cli_once  # noqa: E402
+from serveworld import push, running_world, wait_for  # noqa: E402
 from workdbs import fresh_postgres_database  # noqa: E402
 
 from gitbot.work.store import Job, Store  # noqa: E402
 
-BUSYBOX = "docker.io/library/busybox:latest"
 SCRIPT = 'echo "round: {round}" > /kratix/output/promise.yaml'
 
 
@@ -116,37 +115,7 @@ def engine_cli_env(url: str) -> dict[str, str]:
 
 def cli_run(env: dict[str, str], round_: int) -> None:
     """One container as a worker runs a pipeline's: mounts, Kratix's default limits, no network."""
-    with tempfile.TemporaryDirectory() as folder:
-        dirs = [Path(folder, name) for name in ("input", "output", "metadata")]
-        for d in dirs:
-            d.mkdir()
-        subprocess.run(
-            [
-                "podman",
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--cpus",
-                "0.2",
-                "--memory",
-                "256m",
-                "-v",
-                f"{dirs[0]}:/kratix/input:ro",
-                "-v",
-                f"{dirs[1]}:/kratix/output",
-                "-v",
-                f"{dirs[2]}:/kratix/metadata",
-                BUSYBOX,
-                "sh",
-                "-c",
-                SCRIPT.format(round=round_),
-            ],
-            env=env,
-            check=True,
-            timeout=120,
-            stdout=subprocess.DEVNULL,
-        )
+    cli_once(["podman"], SCRIPT.format(round=round_), environ=env)
 
 
 def engine_ceiling(engines: list[str], containers: int) -> float:
